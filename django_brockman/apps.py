@@ -1,0 +1,18 @@
+"""The app config: registers the system checks."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core import checks
+from django.utils.translation import gettext_lazy as _
+
+
+class BrockmanConfig(AppConfig):
+    name = "django_brockman"
+    verbose_name = _("FocusLab triggers")
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django_brockman import checks as brockman_checks
+
+        checks.register(brockman_checks.check_settings, checks.Tags.compatibility)

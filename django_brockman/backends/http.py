@@ -1,0 +1,50 @@
+"""The default backend: POST each trigger to the FocusLab API."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from django_brockman.backends.base import BaseBackend
+from django_brockman.client import FocusLabClient
+from django_brockman.conf import conf
+
+if TYPE_CHECKING:
+    from django_brockman.models import Trigger
+
+
+class HttpBackend(BaseBackend):
+    """Deliver over HTTP with a FocusLabClient; arguments default to the settings."""
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        endpoint: str | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._api_key = api_key if api_key is not None else conf.API_KEY
+        if not self._api_key:
+            raise ImproperlyConfigured("BROCKMAN_API_KEY is not set: nothing can be delivered.")
+        self.endpoint = endpoint if endpoint is not None else conf.ENDPOINT
+        self.timeout = timeout if timeout is not None else conf.TIMEOUT
+        self.client: FocusLabClient | None = None
+
+    def __repr__(self) -> str:
+        return f"<HttpBackend endpoint={self.endpoint!r}>"
+
+    def open(self) -> None:
+        if self.client is None:
+            self.client = FocusLabClient(self._api_key, self.endpoint, self.timeout)
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+
+    def send(self, trigger: Trigger) -> None:
+        self.open()
+        assert self.client is not None
+        self.client.record_trigger(**trigger.payload(), idempotency_key=str(trigger.uuid))

@@ -1,0 +1,123 @@
+"""System checks for the BROCKMAN_* settings. Messages never show the API key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error
+from django.utils.module_loading import import_string
+
+from django_brockman.conf import conf
+
+HTTP_BACKEND = "django_brockman.backends.http.HttpBackend"
+
+
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for check in CHECKS:
+        errors.extend(check())
+    return errors
+
+
+def _uses_http_backend() -> bool:
+    try:
+        backend = import_string(conf.BACKEND)
+    except ImportError:
+        return False
+    from django_brockman.backends.http import HttpBackend
+
+    return isinstance(backend, type) and issubclass(backend, HttpBackend)
+
+
+def check_api_key() -> list[CheckMessage]:
+    value = getattr(settings, "BROCKMAN_API_KEY", None)
+    if value is not None and not isinstance(value, str):
+        return [
+            Error(
+                f"BROCKMAN_API_KEY must be a str, not {type(value).__name__}.",
+                id="brockman.E002",
+            )
+        ]
+    if not value and _uses_http_backend():
+        return [
+            Error(
+                "BROCKMAN_API_KEY is missing or empty, so no trigger can be delivered.",
+                hint="Set BROCKMAN_API_KEY to your FocusLab API key, e.g. from an environment "
+                "variable.",
+                id="brockman.E001",
+            )
+        ]
+    return []
+
+
+def check_endpoint() -> list[CheckMessage]:
+    endpoint = conf.ENDPOINT
+    if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
+        return [
+            Error(
+                f"BROCKMAN_ENDPOINT must be an http:// or https:// URL, not {endpoint!r}.",
+                id="brockman.E003",
+            )
+        ]
+    return []
+
+
+def check_backend() -> list[CheckMessage]:
+    try:
+        import_string(conf.BACKEND)
+    except ImportError as exc:
+        return [
+            Error(
+                f"BROCKMAN_BACKEND {conf.BACKEND!r} cannot be imported: {exc}",
+                id="brockman.E004",
+            )
+        ]
+    return []
+
+
+def _number(name: str, value: object, *, integer: bool) -> list[CheckMessage]:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+        kind = "a positive int" if integer else "a positive number"
+        return [Error(f"BROCKMAN_{name} must be {kind}, not {value!r}.", id="brockman.E005")]
+    return []
+
+
+def check_numbers() -> list[CheckMessage]:
+    errors: list[CheckMessage] = []
+    for name, integer in (
+        ("TIMEOUT", False),
+        ("BATCH_SIZE", True),
+        ("CONCURRENCY", True),
+        ("LEASE_SECONDS", False),
+        ("MAX_ATTEMPTS", True),
+        ("RETRY_BASE_SECONDS", False),
+        ("RETRY_CAP_SECONDS", False),
+        ("MAX_PAYLOAD_BYTES", True),
+    ):
+        errors.extend(_number(name, getattr(conf, name), integer=integer))
+    return errors
+
+
+def check_lease() -> list[CheckMessage]:
+    lease, timeout = conf.LEASE_SECONDS, conf.TIMEOUT
+    if check_numbers() or lease > timeout + 1:
+        return []
+    return [
+        Error(
+            f"BROCKMAN_LEASE_SECONDS ({lease}) must be longer than BROCKMAN_TIMEOUT ({timeout}) "
+            "plus one second, or no trigger could be sent before its lease ends.",
+            id="brockman.E006",
+        )
+    ]
+
+
+CHECKS: list[Callable[[], list[CheckMessage]]] = [
+    check_api_key,
+    check_endpoint,
+    check_backend,
+    check_numbers,
+    check_lease,
+]

@@ -1,0 +1,62 @@
+"""Every BROCKMAN_* setting, read from django.conf.settings each time it is used."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+DEFAULT_ENDPOINT = "https://api.focuslab.io/api/v1/"
+DEFAULT_BACKEND = "django_brockman.backends.http.HttpBackend"
+
+
+class Settings:
+    """Typed access to the BROCKMAN_* settings, with their defaults.
+
+    Nothing is cached, so ``override_settings`` takes effect at once.
+    """
+
+    @property
+    def API_KEY(self) -> str:
+        return getattr(settings, "BROCKMAN_API_KEY", "") or ""
+
+    @property
+    def ENDPOINT(self) -> str:
+        return getattr(settings, "BROCKMAN_ENDPOINT", DEFAULT_ENDPOINT)
+
+    @property
+    def TIMEOUT(self) -> float:
+        return getattr(settings, "BROCKMAN_TIMEOUT", 10.0)
+
+    @property
+    def BACKEND(self) -> str:
+        return getattr(settings, "BROCKMAN_BACKEND", DEFAULT_BACKEND)
+
+    @property
+    def BATCH_SIZE(self) -> int:
+        return getattr(settings, "BROCKMAN_BATCH_SIZE", 100)
+
+    @property
+    def CONCURRENCY(self) -> int:
+        return getattr(settings, "BROCKMAN_CONCURRENCY", 4)
+
+    @property
+    def LEASE_SECONDS(self) -> float:
+        return getattr(settings, "BROCKMAN_LEASE_SECONDS", 300.0)
+
+    @property
+    def MAX_ATTEMPTS(self) -> int:
+        return getattr(settings, "BROCKMAN_MAX_ATTEMPTS", 15)
+
+    @property
+    def RETRY_BASE_SECONDS(self) -> float:
+        return getattr(settings, "BROCKMAN_RETRY_BASE_SECONDS", 5.0)
+
+    @property
+    def RETRY_CAP_SECONDS(self) -> float:
+        return getattr(settings, "BROCKMAN_RETRY_CAP_SECONDS", 3600.0)
+
+    @property
+    def MAX_PAYLOAD_BYTES(self) -> int:
+        return getattr(settings, "BROCKMAN_MAX_PAYLOAD_BYTES", 32 * 1024)
+
+
+conf = Settings()

@@ -1,0 +1,244 @@
+"""flush(): drain the outbox. Claim a batch, deliver it outside any transaction, write back."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from django_brockman import outbox, signals
+from django_brockman.backends import get_backend
+from django_brockman.conf import conf
+from django_brockman.delivery import Attempt, Deliverer, Sender, make_deliverer
+from django_brockman.models import Status, Trigger
+from django_brockman.outbox import Claim
+from django_brockman.retry import Outcome, RetryPolicy, Verdict
+
+logger = logging.getLogger("django_brockman.engine")
+
+# Results are gathered and written back in groups. A crash loses at most one group's
+# results, and those triggers are sent again with the same Idempotency-Key.
+WRITE_BACK_SIZE = 50
+WRITE_BACK_SECONDS = 1.0
+
+
+@dataclass
+class FlushResult:
+    """What one flush run did."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    released: int = 0
+    # Results not written because the row had passed to another flusher's claim.
+    lost: int = 0
+    # Why the run stopped early on a configuration error (bad API key, wrong endpoint).
+    error: str | None = None
+    # True when the run was asked to stop (a signal) before it was done.
+    interrupted: bool = False
+
+    def __str__(self) -> str:
+        text = f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
+        if self.released:
+            text += f", {self.released} released unsent"
+        return text
+
+
+@dataclass(frozen=True)
+class FlushOptions:
+    limit: int | None = None
+    batch_size: int = 100
+    concurrency: int = 1
+    max_seconds: float | None = None
+    lease_seconds: float = 300.0
+    send_margin: float = 11.0
+
+
+ProgressCallback = Callable[[FlushResult], None]
+
+
+def flush(
+    *,
+    limit: int | None = None,
+    batch_size: int | None = None,
+    concurrency: int | None = None,
+    max_seconds: float | None = None,
+    backend: str | None = None,
+    using: str | None = None,
+    stop: threading.Event | None = None,
+    policy: RetryPolicy | None = None,
+    progress: ProgressCallback | None = None,
+) -> FlushResult:
+    """Deliver due triggers until none is due, *limit* triggers were claimed,
+    *max_seconds* have passed, *stop* is set, or FocusLab rejects the configuration.
+
+    Arguments left as None come from the settings. Setting *stop* from another thread
+    (a signal handler) lets requests in flight finish and releases the rest unsent.
+    """
+    options = FlushOptions(
+        limit=limit,
+        batch_size=batch_size or conf.BATCH_SIZE,
+        concurrency=concurrency or conf.CONCURRENCY,
+        max_seconds=max_seconds,
+        lease_seconds=conf.LEASE_SECONDS,
+        send_margin=conf.TIMEOUT + 1.0,
+    )
+    halt = stop or threading.Event()
+    run = FlushRun(options, using, halt, policy or RetryPolicy.from_settings(), progress)
+    sender = Sender(halt, timedelta(seconds=options.send_margin))
+    return run.execute(make_deliverer(lambda: get_backend(backend), sender, options.concurrency))
+
+
+class FlushRun:
+    """The state of one flush: claims held, results gathered, counts so far."""
+
+    def __init__(
+        self,
+        options: FlushOptions,
+        using: str | None,
+        halt: threading.Event,
+        policy: RetryPolicy,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.options = options
+        self.using = using
+        self.halt = halt
+        self.policy = policy
+        self.progress = progress
+        self.result = FlushResult()
+        self.claims: dict[uuid.UUID, Claim] = {}
+        self.outstanding: Counter[uuid.UUID] = Counter()
+        self.buffer: list[Attempt] = []
+        self.buffered_since = 0.0
+        self.started = time.monotonic()
+        self.exhausted = False
+
+    def execute(self, deliverer: Deliverer) -> FlushResult:
+        try:
+            self.refill(deliverer)
+            for attempts in deliverer.results():
+                self.collect(attempts)
+                self.refill(deliverer)
+        finally:
+            deliverer.close()
+            self.write_back()
+        self.result.interrupted = self.halt.is_set() and self.result.error is None
+        return self.result
+
+    def may_claim(self) -> bool:
+        options = self.options
+        if self.exhausted or self.halt.is_set():
+            return False
+        if options.limit is not None and self.result.claimed >= options.limit:
+            return False
+        return options.max_seconds is None or time.monotonic() - self.started < options.max_seconds
+
+    def refill(self, deliverer: Deliverer) -> None:
+        # Claim only when the deliverer runs short, so a flusher holds at most one batch
+        # beyond what is in flight: the leases of held rows are ticking.
+        if deliverer.in_flight >= self.options.concurrency or not self.may_claim():
+            return
+        size = self.options.batch_size
+        if self.options.limit is not None:
+            size = min(size, self.options.limit - self.result.claimed)
+        claim = outbox.claim_batch(size, self.options.lease_seconds, self.using)
+        if not claim.triggers:
+            self.exhausted = True
+            return
+        self.claims[claim.token] = claim
+        self.outstanding[claim.token] = len(claim.triggers)
+        self.result.claimed += len(claim.triggers)
+        for trigger in claim.triggers:
+            deliverer.submit(trigger)
+        claim.triggers = []  # the deliverer holds them now; keep memory flat
+
+    def collect(self, attempts: list[Attempt]) -> None:
+        if not self.buffer:
+            self.buffered_since = time.monotonic()
+        self.buffer.extend(attempts)
+        if (
+            len(self.buffer) >= WRITE_BACK_SIZE
+            or time.monotonic() - self.buffered_since >= WRITE_BACK_SECONDS
+        ):
+            self.write_back()
+
+    def write_back(self) -> None:
+        """Write the gathered results: each claim's successes in one UPDATE."""
+        attempts, self.buffer = self.buffer, []
+        now = timezone.now()
+        sent: defaultdict[uuid.UUID, list[Trigger]] = defaultdict(list)
+        for attempt in attempts:
+            trigger = attempt.trigger
+            token = trigger.claim_token
+            assert token is not None
+            outcome = self.judge(attempt, now)
+            if outcome is None:
+                self.result.released += outbox.release(self.claims[token], [trigger.pk])
+            elif outcome.verdict is Verdict.SENT:
+                sent[token].append(trigger)
+            else:
+                self.settle(self.claims[token], trigger, outcome)
+        for token, triggers in sent.items():
+            self.settle_sent(self.claims[token], triggers, now)
+        self.forget_claims(attempts)
+        if attempts and self.progress is not None:
+            self.progress(self.result)
+
+    def judge(self, attempt: Attempt, now: datetime) -> Outcome | None:
+        """The attempt's outcome, or None when the trigger goes back unattempted."""
+        if attempt.skipped:
+            return None
+        outcome = self.policy.decide(attempt.error, attempt.trigger.attempts + 1, now)
+        if outcome.verdict is Verdict.STOP:
+            if self.result.error is None:
+                self.result.error = outcome.error
+                logger.error("Stopping the flush: %s", outcome.error)
+            self.halt.set()
+            return None
+        return outcome
+
+    def settle(self, claim: Claim, trigger: Trigger, outcome: Outcome) -> None:
+        trigger.attempts += 1
+        trigger.last_error = outcome.error
+        if outcome.verdict is Verdict.RETRY:
+            assert outcome.retry_at is not None
+            written = outbox.mark_retry(claim, trigger.pk, outcome.retry_at, outcome.error)
+            trigger.status, trigger.next_attempt_at = Status.PENDING, outcome.retry_at
+            self.result.retried += written
+            logger.info("Trigger %s will be retried: %s", trigger.uuid, outcome.error)
+        else:
+            written = outbox.mark_failed(claim, trigger.pk, outcome.error)
+            trigger.status = Status.FAILED
+            self.result.failed += written
+            logger.warning("Trigger %s failed: %s", trigger.uuid, outcome.error)
+            if written:
+                signals.trigger_failed.send(Trigger, trigger=trigger, error=outcome.error)
+        self.result.lost += 1 - written
+
+    def settle_sent(self, claim: Claim, triggers: list[Trigger], now: datetime) -> None:
+        written = outbox.mark_sent(claim, [trigger.pk for trigger in triggers])
+        self.result.sent += written
+        self.result.lost += len(triggers) - written
+        for trigger in triggers:
+            trigger.status, trigger.sent_at = Status.SENT, now
+            trigger.attempts += 1
+            logger.debug("Trigger %s sent", trigger.uuid)
+        if written and signals.trigger_sent.has_listeners():
+            for trigger in triggers:
+                signals.trigger_sent.send(Trigger, trigger=trigger)
+
+    def forget_claims(self, attempts: list[Attempt]) -> None:
+        for attempt in attempts:
+            token = attempt.trigger.claim_token
+            assert token is not None
+            self.outstanding[token] -= 1
+            if not self.outstanding[token]:
+                del self.outstanding[token], self.claims[token]

@@ -1,0 +1,121 @@
+"""manage.py brockman_flush: deliver the outbox's due triggers to FocusLab."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from argparse import ArgumentParser, ArgumentTypeError
+from types import FrameType
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError
+
+from django_brockman import engine, outbox
+from django_brockman.engine import FlushResult
+
+# Exit statuses, documented in README.rst.
+EXIT_CONFIGURATION = 3
+
+
+def positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
+
+
+def positive_float(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise ArgumentTypeError(f"must be more than 0, got {number}")
+    return number
+
+
+class Command(BaseCommand):
+    help = "Deliver due triggers from the outbox to FocusLab."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--limit", type=positive_int, help="Claim at most N triggers.")
+        parser.add_argument("--batch-size", type=positive_int, help="Triggers per claim.")
+        parser.add_argument("--concurrency", type=positive_int, help="Requests in flight at once.")
+        parser.add_argument(
+            "--max-seconds", type=positive_float, help="Stop claiming after S seconds."
+        )
+        parser.add_argument(
+            "--loop", action="store_true", help="Keep flushing until SIGTERM or SIGINT."
+        )
+        parser.add_argument(
+            "--interval",
+            type=positive_float,
+            default=5.0,
+            help="With --loop: seconds to sleep when nothing is due (default 5).",
+        )
+        parser.add_argument(
+            "--dry-run", action="store_true", help="Count due triggers; send nothing."
+        )
+        parser.add_argument(
+            "--retry-failed",
+            action="store_true",
+            help="Make failed triggers pending again (attempts reset) before flushing.",
+        )
+        parser.add_argument("--database", help="Database alias of the outbox.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        using = options["database"]
+        if options["retry_failed"]:
+            count = outbox.requeue_failed(using)
+            self.stdout.write(f"Requeued {count} failed triggers.")
+        if options["dry_run"]:
+            self.stdout.write(f"{outbox.count_due(using)} triggers are due; none was sent.")
+            return
+        stop = threading.Event()
+        previous = self.install_signal_handlers(stop)
+        try:
+            self.run(options, stop)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def run(self, options: dict[str, Any], stop: threading.Event) -> None:
+        while True:
+            result = self.flush_once(options, stop)
+            self.report(result, quiet=options["loop"] and not result.claimed)
+            if result.error:
+                raise CommandError(result.error, returncode=EXIT_CONFIGURATION)
+            if not options["loop"] or stop.wait(0 if result.claimed else options["interval"]):
+                return
+
+    def flush_once(self, options: dict[str, Any], stop: threading.Event) -> FlushResult:
+        try:
+            return engine.flush(
+                limit=options["limit"],
+                batch_size=options["batch_size"],
+                concurrency=options["concurrency"],
+                max_seconds=options["max_seconds"],
+                using=options["database"],
+                stop=stop,
+            )
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc), returncode=EXIT_CONFIGURATION) from exc
+
+    def report(self, result: FlushResult, *, quiet: bool) -> None:
+        if quiet:
+            return
+        style = self.style.SUCCESS if not (result.failed or result.error) else self.style.WARNING
+        self.stdout.write(style(f"Flushed: {result}."))
+        if result.interrupted:
+            self.stdout.write("Stopped by a signal; unsent triggers were released.")
+
+    def install_signal_handlers(self, stop: threading.Event) -> dict[int, Any]:
+        """Make SIGTERM and SIGINT finish what is in flight, then stop; return the old
+        handlers."""
+
+        def handler(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+        return {
+            signum: signal.signal(signum, handler) for signum in (signal.SIGTERM, signal.SIGINT)
+        }

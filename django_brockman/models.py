@@ -1,0 +1,97 @@
+"""The outbox: one Trigger row per recorded trigger, and the queries that find due rows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", _("pending")
+    SENDING = "sending", _("sending")
+    SENT = "sent", _("sent")
+    FAILED = "failed", _("failed")
+
+
+class TriggerQuerySet(models.QuerySet["Trigger"]):
+    def due(self, now: datetime | None = None) -> TriggerQuerySet:
+        """Rows a flusher may claim: pending and due, or sending with an expired lease.
+
+        For a row being sent, ``next_attempt_at`` is the end of its flusher's lease, so
+        one index on (status, next_attempt_at) serves both cases.
+        """
+        now = now or timezone.now()
+        return self.filter(
+            status__in=(Status.PENDING, Status.SENDING), next_attempt_at__lte=now
+        ).order_by("next_attempt_at", "id")
+
+    def finished(self) -> TriggerQuerySet:
+        return self.filter(status__in=(Status.SENT, Status.FAILED))
+
+
+class Trigger(models.Model):
+    """One analytics trigger waiting for, or done with, delivery to FocusLab."""
+
+    uuid = models.UUIDField(
+        _("UUID"),
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text=_("Sent as the Idempotency-Key header, the same on every attempt."),
+    )
+    actor_id = models.CharField(_("actor id"), max_length=255)
+    action = models.CharField(_("action"), max_length=255)
+    obj = models.CharField(_("object"), max_length=255)
+    identities = models.JSONField(_("identities"), default=dict, blank=True)
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    variables = models.JSONField(_("variables"), default=dict, blank=True)
+
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(
+        _("next attempt at"),
+        default=timezone.now,
+        help_text=_("When a pending trigger is due; for one being sent, when its lease ends."),
+    )
+    claim_token = models.UUIDField(_("claim token"), null=True, blank=True, editable=False)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+
+    objects = TriggerQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("trigger")
+        verbose_name_plural = _("triggers")
+        indexes = [
+            # Serves the claim query: pending or leased rows, oldest due first. Leading
+            # with status keeps sent history out of the scan however large it grows.
+            models.Index(fields=["status", "next_attempt_at"], name="brockman_due_idx"),
+            # Serves purge (old finished rows) and the health figures (recent sends and
+            # failures).
+            models.Index(fields=["status", "updated_at"], name="brockman_finished_idx"),
+            models.Index(fields=["actor_id"], name="brockman_actor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.obj} by {self.actor_id} ({self.status})"
+
+    def payload(self) -> dict[str, Any]:
+        """The trigger's fields as the client takes them."""
+        return {
+            "actor_id": self.actor_id,
+            "action": self.action,
+            "obj": self.obj,
+            "identities": self.identities,
+            "attributes": self.attributes,
+            "variables": self.variables,
+        }

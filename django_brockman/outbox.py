@@ -1,0 +1,132 @@
+"""Claiming due triggers under a lease, and writing delivery results back."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connections, router, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from django_brockman.models import Status, Trigger, TriggerQuerySet
+
+
+@dataclass
+class Claim:
+    """A batch of triggers this flusher holds until their lease ends."""
+
+    token: uuid.UUID
+    using: str
+    triggers: list[Trigger] = field(default_factory=list)
+
+
+def db_alias(using: str | None = None) -> str:
+    return using or router.db_for_write(Trigger)
+
+
+def claim_batch(size: int, lease_seconds: float, using: str | None = None) -> Claim:
+    """Claim up to *size* due triggers, oldest due first, in one short transaction.
+
+    The rows are marked ``sending`` with a fresh claim token and a lease, and the
+    transaction commits before any HTTP is sent. Two flushers never hold the same row:
+    where the database has SKIP LOCKED, rows locked by one claim are skipped by the
+    other; elsewhere (SQLite) the UPDATE re-checks that each row is still due, so the
+    later of two racing flushers takes only the rows the earlier one left.
+    """
+    alias = db_alias(using)
+    now = timezone.now()
+    token = uuid.uuid4()
+    lease_ends = now + timedelta(seconds=lease_seconds)
+    due = Trigger.objects.using(alias).due(now)
+    if connections[alias].features.has_select_for_update_skip_locked:
+        with transaction.atomic(using=alias):
+            rows = list(due.select_for_update(skip_locked=True)[:size])
+            _mark_claimed(due.filter(pk__in=[row.pk for row in rows]), token, lease_ends, now)
+    else:
+        ids = list(due.values_list("pk", flat=True)[:size])
+        _mark_claimed(due.filter(pk__in=ids), token, lease_ends, now)
+        rows = list(Trigger.objects.using(alias).filter(pk__in=ids, claim_token=token))
+        rows.sort(key=lambda row: (row.next_attempt_at, row.pk))
+    for row in rows:
+        row.status, row.claim_token = Status.SENDING, token
+        row.next_attempt_at, row.updated_at = lease_ends, now
+    return Claim(token=token, using=alias, triggers=rows)
+
+
+def _mark_claimed(
+    rows: TriggerQuerySet, token: uuid.UUID, lease_ends: datetime, now: datetime
+) -> int:
+    return rows.update(
+        status=Status.SENDING, claim_token=token, next_attempt_at=lease_ends, updated_at=now
+    )
+
+
+def _held(claim: Claim, ids: Collection[int]) -> TriggerQuerySet:
+    """The rows among *ids* that this claim still holds.
+
+    Every write-back goes through here: a flusher whose lease expired and whose rows
+    were claimed again cannot overwrite the newer claim's result.
+    """
+    return Trigger.objects.using(claim.using).filter(
+        pk__in=ids, claim_token=claim.token, status=Status.SENDING
+    )
+
+
+def mark_sent(claim: Claim, ids: Collection[int]) -> int:
+    now = timezone.now()
+    return _held(claim, ids).update(
+        status=Status.SENT,
+        sent_at=now,
+        updated_at=now,
+        attempts=F("attempts") + 1,
+        claim_token=None,
+        last_error="",
+    )
+
+
+def mark_retry(claim: Claim, pk: int, retry_at: datetime, error: str) -> int:
+    return _held(claim, [pk]).update(
+        status=Status.PENDING,
+        next_attempt_at=retry_at,
+        updated_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        claim_token=None,
+        last_error=error,
+    )
+
+
+def mark_failed(claim: Claim, pk: int, error: str) -> int:
+    return _held(claim, [pk]).update(
+        status=Status.FAILED,
+        updated_at=timezone.now(),
+        attempts=F("attempts") + 1,
+        claim_token=None,
+        last_error=error,
+    )
+
+
+def release(claim: Claim, ids: Collection[int]) -> int:
+    """Hand rows back unattempted: due at once, no attempt spent."""
+    if not ids:
+        return 0
+    now = timezone.now()
+    return _held(claim, ids).update(
+        status=Status.PENDING, next_attempt_at=now, updated_at=now, claim_token=None
+    )
+
+
+def requeue_failed(using: str | None = None) -> int:
+    """Make every failed trigger pending again, due now, with its attempts reset."""
+    now = timezone.now()
+    return (
+        Trigger.objects.using(db_alias(using))
+        .filter(status=Status.FAILED)
+        .update(status=Status.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
+    )
+
+
+def count_due(using: str | None = None) -> int:
+    return Trigger.objects.using(db_alias(using)).due().count()

@@ -1,0 +1,90 @@
+"""record_trigger(): write one trigger to the outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import router, transaction
+from django.http import HttpRequest
+
+from django_brockman import signals
+from django_brockman.conf import conf
+from django_brockman.models import Trigger
+from django_brockman.validation import (
+    validate_actor_id,
+    validate_mapping,
+    validate_name,
+    validate_size,
+)
+
+
+def resolve_actor_id(request: HttpRequest | None, actor_id: object = None) -> str:
+    """The actor: *actor_id* if given, else the cookie's, else the signed-in user's pk."""
+    if actor_id is None and request is not None:
+        actor_id = getattr(request, "fl_actor_id", None)
+        if actor_id is None:
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated:
+                actor_id = user.pk
+    if actor_id is None:
+        raise ValueError(
+            "No actor for this trigger: pass actor_id=, add "
+            "django_brockman.middleware.BrockmanMiddleware so the fl_actor_id cookie is "
+            "read, or record it for a signed-in user."
+        )
+    return validate_actor_id(actor_id)
+
+
+def build_trigger(
+    actor_id: str,
+    action: object,
+    obj: object,
+    identities: Mapping[str, Any] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    variables: Mapping[str, Any] | None = None,
+) -> Trigger:
+    """Validate the fields and return an unsaved Trigger."""
+    fields: dict[str, Any] = {
+        "actor_id": actor_id,
+        "action": validate_name("action", action),
+        "obj": validate_name("obj", obj),
+        "identities": validate_mapping("identities", identities),
+        "attributes": validate_mapping("attributes", attributes),
+        "variables": validate_mapping("variables", variables),
+    }
+    validate_size(fields, conf.MAX_PAYLOAD_BYTES)
+    return Trigger(**fields)
+
+
+def record_trigger(
+    request: HttpRequest | None,
+    action: str,
+    obj: str,
+    *,
+    identities: Mapping[str, Any] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    variables: Mapping[str, Any] | None = None,
+    actor_id: str | int | None = None,
+    using: str | None = None,
+) -> Trigger:
+    """Record a trigger in the outbox; ``brockman_flush`` delivers it later.
+
+    The row is written on *using* (or the router's choice) inside the caller's
+    transaction: if that transaction rolls back, nothing was recorded. Bad input raises
+    TypeError or ValueError here, and nothing is stored.
+    """
+    trigger = build_trigger(
+        resolve_actor_id(request, actor_id), action, obj, identities, attributes, variables
+    )
+    alias = using or router.db_for_write(Trigger)
+    trigger.save(using=alias, force_insert=True)
+    _announce(trigger, alias)
+    return trigger
+
+
+def _announce(trigger: Trigger, alias: str) -> None:
+    if signals.trigger_recorded.has_listeners():
+        transaction.on_commit(
+            lambda: signals.trigger_recorded.send(Trigger, trigger=trigger), using=alias
+        )

@@ -1,0 +1,102 @@
+"""Settings for the test suite. BROCKMAN_TEST_DB picks the database: sqlite (default),
+postgres or mariadb."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+SECRET_KEY = "tests-only-not-secret"
+DEBUG = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+ROOT_URLCONF = "tests.urls"
+ALLOWED_HOSTS = ["*"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django_brockman",
+    "tests.testapp",
+]
+
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+BROCKMAN_API_KEY = "test-api-key-0123456789"
+BROCKMAN_ENDPOINT = "https://focuslab.test/api/v1/"
+
+_DB = os.environ.get("BROCKMAN_TEST_DB", "sqlite")
+# A real process started by a test connects to the test database by this name.
+_DB_NAME = os.environ.get("BROCKMAN_TEST_DB_NAME")
+
+if _DB == "sqlite":
+    _sqlite_file = str(BASE_DIR.parent / ".test-db.sqlite3")
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": _DB_NAME or ":memory:",
+            "OPTIONS": {"timeout": 30},
+            # A file, not memory, so that flushers in other processes share it.
+            "TEST": {"NAME": os.environ.get("BROCKMAN_TEST_SQLITE_FILE", _sqlite_file)},
+        }
+    }
+elif _DB == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": _DB_NAME or "test",
+            "USER": os.environ.get("PGUSER", "postgres"),
+            "HOST": os.environ.get("PGHOST", "127.0.0.1"),
+            "PORT": os.environ.get("PGPORT", "5432"),
+            "TEST": {"NAME": os.environ.get("BROCKMAN_TEST_DB_TEST_NAME", "test_brockman")},
+        }
+    }
+elif _DB == "mariadb":
+    import pymysql
+
+    pymysql.install_as_MySQLdb()
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": _DB_NAME or "test",
+            "USER": os.environ.get("MYSQL_USER", "root"),
+            "PASSWORD": os.environ.get("MYSQL_PASSWORD", ""),
+            "HOST": os.environ.get("MYSQL_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("MYSQL_PORT", "3306"),
+            "OPTIONS": {"charset": "utf8mb4"},
+            "TEST": {
+                "NAME": os.environ.get("BROCKMAN_TEST_DB_TEST_NAME", "test_brockman"),
+                "CHARSET": "utf8mb4",
+                "COLLATION": "utf8mb4_unicode_ci",
+            },
+        }
+    }
+else:
+    raise RuntimeError(f"BROCKMAN_TEST_DB must be sqlite, postgres or mariadb, not {_DB!r}")

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from tests.testapp import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("record/", views.record_view),
+    path("record-then-fail/", views.record_then_fail_view),
+]
