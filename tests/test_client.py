@@ -1,0 +1,222 @@
+"""FocusLabClient: the wire format, byte for byte, and the status mapping."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from django_brockman import __version__
+from django_brockman.client import FocusLabClient, build_body, normalize_endpoint
+from django_brockman.exceptions import (
+    BadAPIKey,
+    BadRequest,
+    FocusLabError,
+    NetworkError,
+    ResourceNotFound,
+    ServerError,
+    Timeout,
+    UnknownError,
+)
+
+URL = "https://focuslab.test/api/v1/trigger/"
+KEY = "secret-key-123"
+
+
+@pytest.fixture
+def client() -> FocusLabClient:
+    return FocusLabClient(KEY, endpoint="https://focuslab.test/api/v1/", timeout=3)
+
+
+def test_record_trigger_sends_exact_bytes(
+    client: FocusLabClient, mocked_api: responses.RequestsMock
+) -> None:
+    mocked_api.add(responses.POST, URL, status=201, json={})
+
+    client.record_trigger(
+        "a1", "viewed", "page", {"email": "x@example.com"}, {"plan": "pro"}, {"n": [1, 2.5]}
+    )
+
+    request = mocked_api.calls[0].request
+    assert request.url == URL
+    assert request.body == (
+        b'{"actor_id": "a1", "action": "viewed", "object": "page", '
+        b'"captured_identities": {"email": "x@example.com"}, '
+        b'"captured_attributes": {"plan": "pro"}, "variables": {"n": [1, 2.5]}}'
+    )
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.headers["X-FL-API-KEY"] == KEY
+    assert request.headers["User-Agent"] == f"django-brockman/{__version__}"
+    assert "Idempotency-Key" not in request.headers
+
+
+def test_record_trigger_omits_empty_and_none_dicts(
+    client: FocusLabClient, mocked_api: responses.RequestsMock
+) -> None:
+    mocked_api.add(responses.POST, URL, status=201)
+
+    client.record_trigger("a1", "viewed", "page", {}, None, {})
+
+    assert json.loads(mocked_api.calls[0].request.body) == {
+        "actor_id": "a1",
+        "action": "viewed",
+        "object": "page",
+    }
+
+
+def test_record_trigger_sends_idempotency_key(
+    client: FocusLabClient, mocked_api: responses.RequestsMock
+) -> None:
+    mocked_api.add(
+        responses.POST,
+        URL,
+        status=201,
+        match=[matchers.header_matcher({"Idempotency-Key": "uuid-1"})],
+    )
+
+    client.record_trigger("a1", "viewed", "page", idempotency_key="uuid-1")
+
+    assert len(mocked_api.calls) == 1
+
+
+def test_record_trigger_passes_timeout(
+    client: FocusLabClient, mocked_api: responses.RequestsMock
+) -> None:
+    mocked_api.add(
+        responses.POST, URL, status=201, match=[matchers.request_kwargs_matcher({"timeout": 3})]
+    )
+
+    client.record_trigger("a1", "viewed", "page")
+
+    assert len(mocked_api.calls) == 1
+
+
+def test_client_reuses_one_session(
+    client: FocusLabClient, mocked_api: responses.RequestsMock
+) -> None:
+    mocked_api.add(responses.POST, URL, status=201)
+    session = client.session
+
+    client.record_trigger("a1", "viewed", "page")
+    client.record_trigger("a2", "viewed", "page")
+
+    assert client.session is session
+    assert len(mocked_api.calls) == 2
+
+
+def test_build_body_stringifies_actor_id() -> None:
+    assert build_body(42, "a", "o") == {"actor_id": "42", "action": "a", "object": "o"}  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (400, BadRequest),
+        (401, BadAPIKey),
+        (403, BadAPIKey),
+        (404, ResourceNotFound),
+        (500, ServerError),
+        (503, ServerError),
+        (200, UnknownError),
+        (202, UnknownError),
+        (429, UnknownError),
+        (302, UnknownError),
+    ],
+)
+def test_record_trigger_maps_status_to_error(
+    client: FocusLabClient,
+    mocked_api: responses.RequestsMock,
+    status: int,
+    error: type[FocusLabError],
+) -> None:
+    mocked_api.add(
+        responses.POST, URL, status=status, body="nope " * 100, headers={"Retry-After": "7"}
+    )
+
+    with pytest.raises(error) as info:
+        client.record_trigger("a1", "viewed", "page")
+
+    assert type(info.value) is error
+    assert info.value.status == status
+    assert info.value.body.startswith("nope nope")
+    assert len(info.value.body) <= 200
+    assert info.value.retry_after == "7"
+
+
+def test_record_trigger_wraps_timeout(
+    client: FocusLabClient, mocked_api: responses.RequestsMock
+) -> None:
+    mocked_api.add(responses.POST, URL, body=requests.ReadTimeout("slow"))
+
+    with pytest.raises(Timeout) as info:
+        client.record_trigger("a1", "viewed", "page")
+
+    assert info.value.status is None
+    assert isinstance(info.value, NetworkError)
+
+
+def test_record_trigger_wraps_connection_error(
+    client: FocusLabClient, mocked_api: responses.RequestsMock
+) -> None:
+    mocked_api.add(responses.POST, URL, body=requests.ConnectionError("refused"))
+
+    with pytest.raises(NetworkError) as info:
+        client.record_trigger("a1", "viewed", "page")
+
+    assert "refused" in str(info.value)
+    assert not isinstance(info.value, Timeout)
+
+
+def test_errors_never_show_the_api_key(
+    client: FocusLabClient, mocked_api: responses.RequestsMock
+) -> None:
+    mocked_api.add(responses.POST, URL, status=401, body="bad key")
+
+    with pytest.raises(BadAPIKey) as info:
+        client.record_trigger("a1", "viewed", "page")
+
+    assert KEY not in str(info.value)
+    assert KEY not in repr(info.value)
+    assert KEY not in repr(client)
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "expected"),
+    [
+        ("https://h.test/api/v1/", "https://h.test/api/v1/"),
+        ("https://h.test/api/v1", "https://h.test/api/v1/"),
+        ("http://127.0.0.1:8000/x", "http://127.0.0.1:8000/x/"),
+    ],
+)
+def test_normalize_endpoint_adds_trailing_slash(endpoint: str, expected: str) -> None:
+    assert normalize_endpoint(endpoint) == expected
+
+
+def test_client_posts_below_endpoint_without_trailing_slash(
+    mocked_api: responses.RequestsMock,
+) -> None:
+    mocked_api.add(responses.POST, URL, status=201)
+
+    FocusLabClient(KEY, endpoint="https://focuslab.test/api/v1").record_trigger("a", "b", "c")
+
+    assert mocked_api.calls[0].request.url == URL
+
+
+def test_normalize_endpoint_rejects_non_http() -> None:
+    with pytest.raises(ValueError, match="http:// or https://"):
+        normalize_endpoint("focuslab.test/api/v1/")
+
+
+def test_client_requires_api_key() -> None:
+    with pytest.raises(ValueError, match="API key"):
+        FocusLabClient("")
+
+
+def test_client_closes_session_on_exit(mocked_api: responses.RequestsMock) -> None:
+    closed = []
+    with FocusLabClient(KEY) as client:
+        client.session.close = lambda: closed.append(True)  # type: ignore[method-assign]
+    assert closed == [True]
