@@ -98,21 +98,27 @@ def test_record_trigger_refuses_oversized_payload() -> None:
     assert not Trigger.objects.exists()
 
 
-def test_record_trigger_rolled_back_transaction_leaves_no_row() -> None:
-    with pytest.raises(Boom), transaction.atomic():
-        record_trigger(None, "viewed", "page", actor_id="a")
-        assert Trigger.objects.count() == 1
+def record_then_raise(obj: str, seen: list[int]) -> None:
+    with transaction.atomic():
+        record_trigger(None, "viewed", obj, actor_id="a")
+        seen.append(Trigger.objects.filter(obj=obj).count())
         raise Boom
 
+
+def test_record_trigger_rolled_back_transaction_leaves_no_row() -> None:
+    seen: list[int] = []
+    with pytest.raises(Boom):
+        record_then_raise("page", seen)
+
+    assert seen == [1]
     assert not Trigger.objects.exists()
 
 
 def test_record_trigger_in_committed_savepoint_is_kept() -> None:
     with transaction.atomic():
         record_trigger(None, "viewed", "page", actor_id="a")
-        with pytest.raises(Boom), transaction.atomic():
-            record_trigger(None, "viewed", "other", actor_id="a")
-            raise Boom
+        with pytest.raises(Boom):
+            record_then_raise("other", [])
 
     assert list(Trigger.objects.values_list("obj", flat=True)) == ["page"]
 
