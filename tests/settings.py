@@ -3,6 +3,7 @@ postgres or mariadb."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -51,6 +52,22 @@ TEMPLATES = [
 
 BROCKMAN_API_KEY = "test-api-key-0123456789"
 BROCKMAN_ENDPOINT = "https://focuslab.test/api/v1/"
+
+
+def _env_setting(raw: str) -> object:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+# A process started by a test (a flusher, a worker) takes BROCKMAN_* settings from its
+# environment: numbers and JSON literals are parsed, anything else is a string.
+globals().update(
+    (name, _env_setting(value))
+    for name, value in os.environ.items()
+    if name.startswith("BROCKMAN_") and not name.startswith("BROCKMAN_TEST_")
+)
 
 _DB = os.environ.get("BROCKMAN_TEST_DB", "sqlite")
 # A real process started by a test connects to the test database by this name.
