@@ -69,7 +69,7 @@ def main() -> int:
             stderr=subprocess.DEVNULL,
         )
         try:
-            wait_until_up(site)
+            wait_until_up(site + "admin/login/")
             pages = ["", "articles/hello/", "articles/cron/"]
             for page in pages:
                 response = requests.get(
