@@ -66,13 +66,23 @@ def build_body(
     return body
 
 
-def error_for(response: requests.Response) -> FocusLabError:
-    """Map a non-201 response to the reference client's exception for it."""
+def redact(text: str, secret: str) -> str:
+    """Return *text* with every occurrence of *secret* masked."""
+    return text.replace(secret, "[redacted]") if secret else text
+
+
+def error_for(response: requests.Response, secret: str = "") -> FocusLabError:
+    """Map a non-201 response to the reference client's exception for it.
+
+    A server that echoes the request's headers back must not put the API key into an
+    exception message, a log line or the outbox's ``last_error``: *secret* is masked.
+    """
     status = response.status_code
     cls = _ERRORS_BY_STATUS.get(status)
     if cls is None:
         cls = ServerError if status >= 500 else UnknownError
-    return cls(status=status, body=response.text, retry_after=response.headers.get("Retry-After"))
+    body = redact(response.text, secret)
+    return cls(status=status, body=body, retry_after=response.headers.get("Retry-After"))
 
 
 class FocusLabClient:
@@ -139,7 +149,7 @@ class FocusLabClient:
         except requests.Timeout as exc:
             raise Timeout(f"FocusLab did not answer within {self.timeout} seconds") from exc
         except requests.RequestException as exc:
-            reason = excerpt(f"{type(exc).__name__}: {exc}")
+            reason = excerpt(redact(f"{type(exc).__name__}: {exc}", self._api_key))
             raise NetworkError(f"Could not reach FocusLab ({reason})") from exc
         if response.status_code != 201:
-            raise error_for(response)
+            raise error_for(response, self._api_key)

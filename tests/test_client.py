@@ -220,3 +220,26 @@ def test_client_closes_session_on_exit(mocked_api: responses.RequestsMock) -> No
     with FocusLabClient(KEY) as client:
         client.session.close = lambda: closed.append(True)  # type: ignore[method-assign]
     assert closed == [True]
+
+
+def test_errors_mask_the_api_key_echoed_by_the_server(
+    client: FocusLabClient, mocked_api: responses.RequestsMock
+) -> None:
+    mocked_api.add(responses.POST, URL, status=403, body=f"key {KEY} is not valid")
+
+    with pytest.raises(BadAPIKey) as info:
+        client.record_trigger("a1", "viewed", "page")
+
+    assert KEY not in str(info.value)
+    assert "key [redacted] is not valid" in str(info.value)
+
+
+def test_network_errors_mask_the_api_key(
+    client: FocusLabClient, mocked_api: responses.RequestsMock
+) -> None:
+    mocked_api.add(responses.POST, URL, body=requests.ConnectionError(f"refused {KEY}"))
+
+    with pytest.raises(NetworkError) as info:
+        client.record_trigger("a1", "viewed", "page")
+
+    assert KEY not in str(info.value)
