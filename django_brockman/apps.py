@@ -1,4 +1,4 @@
-"""The app config: registers the system checks."""
+"""The app config: registers the system checks and the built-in auth hooks."""
 
 from __future__ import annotations
 
@@ -14,5 +14,7 @@ class BrockmanConfig(AppConfig):
 
     def ready(self) -> None:
         from django_brockman import checks as brockman_checks
+        from django_brockman import hooks
 
         checks.register(brockman_checks.check_settings, checks.Tags.compatibility)
+        hooks.connect_auth_hooks()
