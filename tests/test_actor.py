@@ -40,5 +40,7 @@ def test_new_actor_id_has_the_browser_scripts_format() -> None:
 
     assert len(ids) == 100
     for actor_id in ids:
-        assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", actor_id)
+        assert re.fullmatch(
+            r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", actor_id
+        )
         assert clean_actor_id(actor_id) == actor_id

@@ -83,7 +83,8 @@ def test_middleware_mints_and_sets_cookie_when_absent(fetch: object) -> None:
     response = fetch("/actor/")  # type: ignore[operator]
 
     minted = actor_seen(response)
-    assert minted is not None and MINTED.fullmatch(minted)
+    assert minted is not None
+    assert MINTED.fullmatch(minted)
     cookie = response.cookies["fl_actor_id"]
     assert cookie.value == minted
     assert cookie["path"] == "/"
@@ -114,7 +115,8 @@ def test_middleware_replaces_invalid_cookie_when_minting() -> None:
     response = get("/actor/", "<bad>")
 
     minted = actor_seen(response)
-    assert minted is not None and MINTED.fullmatch(minted)
+    assert minted is not None
+    assert MINTED.fullmatch(minted)
     assert response.cookies["fl_actor_id"].value == minted
 
 

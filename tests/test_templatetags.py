@@ -90,7 +90,9 @@ def test_record_trigger_tag_without_request_warns_in_production(
 def test_record_trigger_tag_error_never_breaks_the_page_in_production(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    output = render('<b>{% record_trigger "viewed" "page" when=when %}</b>', visitor(), when=object())
+    output = render(
+        '<b>{% record_trigger "viewed" "page" when=when %}</b>', visitor(), when=object()
+    )
 
     assert output == "<b></b>"
     assert "Recording a trigger from the {% record_trigger %} template tag failed" in caplog.text
@@ -150,7 +152,10 @@ def test_tags_in_a_served_page() -> None:
         '<p data-actor="actor-7">&lt;/p&gt;&lt;script&gt;x()&lt;/script&gt;</p>\n'
     )
     stored = Trigger.objects.get()
-    assert (stored.actor_id, stored.variables) == ("actor-7", {"title": "</p><script>x()</script>"})
+    assert (stored.actor_id, stored.variables) == (
+        "actor-7",
+        {"title": "</p><script>x()</script>"},
+    )
 
 
 def test_tags_in_a_served_page_with_a_forged_cookie(caplog: pytest.LogCaptureFixture) -> None:
