@@ -18,14 +18,14 @@ logger = logging.getLogger("django_brockman.capture")
 
 def request_of(context: Context, tag: str) -> HttpRequest | None:
     """The context's request; a clear error under DEBUG when it is missing."""
-    request = context.get("request")
+    # A RequestContext carries the request even without the request context processor.
+    request = getattr(context, "request", None) or context.get("request")
     if isinstance(request, HttpRequest):
         return request
     message = (
-        f"{{% {tag} %}} needs the request in the template context. Render the template "
-        "with a request (render(request, ...) or a RequestContext) and keep "
-        "'django.template.context_processors.request' in the context_processors option "
-        "of TEMPLATES."
+        f"{{% {tag} %}} needs the request in the template context: render the template "
+        "with render(request, ...) or a RequestContext, or put the request in the "
+        "context as 'request'."
     )
     if settings.DEBUG:
         raise ImproperlyConfigured(message)

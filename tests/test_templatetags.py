@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
-from django.template import Context, Template
+from django.template import Context, Engine, RequestContext, Template
 from django.test import Client, RequestFactory, override_settings
 
 from django_brockman.models import Trigger
@@ -82,7 +82,7 @@ def test_record_trigger_tag_without_request_warns_in_production(
 ) -> None:
     assert render('<b>{% record_trigger "viewed" "page" %}</b>') == "<b></b>"
 
-    assert "context_processors.request" in caplog.text
+    assert "needs the request in the template context" in caplog.text
     assert caplog.records[0].levelname == "WARNING"
     assert not Trigger.objects.exists()
 
@@ -113,6 +113,17 @@ def test_record_trigger_tag_respects_consent() -> None:
 
     assert render('{% record_trigger "viewed" "page" %}', request) == ""
     assert not Trigger.objects.exists()
+
+
+def test_tags_find_the_request_of_a_request_context() -> None:
+    # An engine without the request context processor: no "request" variable.
+    engine = Engine(libraries={"brockman": "django_brockman.templatetags.brockman"})
+    template = engine.from_string(
+        '{% load brockman %}{% record_trigger "viewed" "page" %}[{% brockman_actor_id %}]'
+    )
+
+    assert template.render(RequestContext(visitor("actor-2"))) == "[actor-2]"
+    assert Trigger.objects.get().actor_id == "actor-2"
 
 
 def test_brockman_actor_id_prints_actor() -> None:
