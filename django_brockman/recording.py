@@ -61,6 +61,28 @@ def build_trigger(
     return Trigger(**fields)
 
 
+def prepare_trigger(
+    request: HttpRequest | None,
+    action: object,
+    obj: object,
+    identities: Mapping[str, Any] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    variables: Mapping[str, Any] | None = None,
+    *,
+    actor_id: object = None,
+) -> Trigger:
+    """The unsaved Trigger for *request*: its actor, BROCKMAN_IDENTITIES merged under
+    *identities*, every field validated."""
+    return build_trigger(
+        resolve_actor_id(request, actor_id),
+        action,
+        obj,
+        request_identities(request, identities),
+        attributes,
+        variables,
+    )
+
+
 def record_trigger(
     request: HttpRequest | None,
     action: str,
@@ -82,13 +104,8 @@ def record_trigger(
     """
     if not may_record(request):
         return None
-    trigger = build_trigger(
-        resolve_actor_id(request, actor_id),
-        action,
-        obj,
-        request_identities(request, identities),
-        attributes,
-        variables,
+    trigger = prepare_trigger(
+        request, action, obj, identities, attributes, variables, actor_id=actor_id
     )
     alias = using or router.db_for_write(Trigger)
     trigger.save(using=alias, force_insert=True)
@@ -119,13 +136,8 @@ async def arecord_trigger(
         await _load_user(request)
     if not may_record(request):
         return None
-    trigger = build_trigger(
-        resolve_actor_id(request, actor_id),
-        action,
-        obj,
-        request_identities(request, identities),
-        attributes,
-        variables,
+    trigger = prepare_trigger(
+        request, action, obj, identities, attributes, variables, actor_id=actor_id
     )
     alias = using or router.db_for_write(Trigger)
     await trigger.asave(using=alias, force_insert=True)
