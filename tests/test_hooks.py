@@ -246,3 +246,16 @@ def test_auth_hooks_setting_lists_the_hooks_wanted(ada: User) -> None:
     authenticate(browser_request(), username="ada", password="wrong")
 
     assert rows() == [(str(ada.pk), "logged in", "account")]
+
+
+@override_settings(
+    BROCKMAN_AUTH_HOOKS=True, BROCKMAN_CONSENT="django_brockman.consent.honour_do_not_track"
+)
+def test_auth_hooks_respect_consent(ada: User) -> None:
+    request = browser_request()
+    request.META["HTTP_DNT"] = "1"
+
+    login(request, ada)
+    login(browser_request("browser-2"), ada)
+
+    assert rows() == [("browser-2", "logged in", "account")]
