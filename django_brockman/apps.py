@@ -13,8 +13,8 @@ class BrockmanConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django_brockman import auth_hooks
         from django_brockman import checks as brockman_checks
-        from django_brockman import hooks
 
         checks.register(brockman_checks.check_settings, checks.Tags.compatibility)
-        hooks.connect_auth_hooks()
+        auth_hooks.connect_auth_hooks()

@@ -171,7 +171,7 @@ def check_switches() -> list[CheckMessage]:
 
 
 def check_auth_hooks() -> list[CheckMessage]:
-    from django_brockman.hooks import AUTH_SIGNALS
+    from django_brockman.auth_hooks import AUTH_SIGNALS
 
     value = conf.AUTH_HOOKS
     if isinstance(value, bool):
