@@ -1,4 +1,4 @@
-"""The app config: registers the system checks."""
+"""The app config: registers the system checks and the built-in auth hooks."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ class BrockmanConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django_brockman import auth_hooks
         from django_brockman import checks as brockman_checks
 
         checks.register(brockman_checks.check_settings, checks.Tags.compatibility)
+        auth_hooks.connect_auth_hooks()

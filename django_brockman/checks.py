@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Error
+from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
 from django_brockman.conf import conf
 
 HTTP_BACKEND = "django_brockman.backends.http.HttpBackend"
+MIDDLEWARE = "django_brockman.middleware.BrockmanMiddleware"
+# A cookie name is an RFC 6265 token.
+COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
@@ -78,7 +82,7 @@ def check_backend() -> list[CheckMessage]:
 
 
 def _number(name: str, value: object, *, integer: bool) -> list[CheckMessage]:
-    kinds = (int,) if integer else (int, float)
+    kinds: tuple[type[float], ...] = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
         kind = "a positive int" if integer else "a positive number"
         return [Error(f"BROCKMAN_{name} must be {kind}, not {value!r}.", id="brockman.E005")]
@@ -114,10 +118,100 @@ def check_lease() -> list[CheckMessage]:
     ]
 
 
+def check_actor_cookie() -> list[CheckMessage]:
+    name = conf.ACTOR_COOKIE
+    if not isinstance(name, str) or not COOKIE_NAME.fullmatch(name):
+        return [
+            Error(
+                f"BROCKMAN_ACTOR_COOKIE must be a cookie name, not {name!r}.",
+                hint="The browser script's cookie is 'fl_actor_id'.",
+                id="brockman.E010",
+            )
+        ]
+    return []
+
+
+def _callable_path(name: str, value: object, error_id: str) -> list[CheckMessage]:
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        return [
+            Error(
+                f"BROCKMAN_{name} must be a dotted path to a callable or None, not "
+                f"{type(value).__name__}.",
+                id=error_id,
+            )
+        ]
+    try:
+        function = import_string(value)
+    except ImportError as exc:
+        return [Error(f"BROCKMAN_{name} {value!r} cannot be imported: {exc}", id=error_id)]
+    if not callable(function):
+        return [Error(f"BROCKMAN_{name} {value!r} is not callable.", id=error_id)]
+    return []
+
+
+def check_identities() -> list[CheckMessage]:
+    return _callable_path("IDENTITIES", conf.IDENTITIES, "brockman.E011")
+
+
+def check_consent() -> list[CheckMessage]:
+    return _callable_path("CONSENT", conf.CONSENT, "brockman.E012")
+
+
+def check_switches() -> list[CheckMessage]:
+    return [
+        Error(f"BROCKMAN_{name} must be True or False, not {value!r}.", id="brockman.E013")
+        for name, value in (
+            ("ENABLED", conf.ENABLED),
+            ("SET_ACTOR_COOKIE", conf.SET_ACTOR_COOKIE),
+        )
+        if not isinstance(value, bool)
+    ]
+
+
+def check_auth_hooks() -> list[CheckMessage]:
+    from django_brockman.auth_hooks import AUTH_SIGNALS
+
+    value = conf.AUTH_HOOKS
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (list, tuple, set, frozenset)) and all(
+        name in AUTH_SIGNALS for name in value
+    ):
+        return []
+    return [
+        Error(
+            f"BROCKMAN_AUTH_HOOKS must be True, False or a list of signal names, not {value!r}.",
+            hint=f"The names are {', '.join(AUTH_SIGNALS)}.",
+            id="brockman.E014",
+        )
+    ]
+
+
+def check_cookie_middleware() -> list[CheckMessage]:
+    if conf.SET_ACTOR_COOKIE is True and MIDDLEWARE not in settings.MIDDLEWARE:
+        return [
+            Warning(
+                "BROCKMAN_SET_ACTOR_COOKIE is on, but no cookie is set without "
+                "BrockmanMiddleware.",
+                hint=f"Add {MIDDLEWARE!r} to MIDDLEWARE.",
+                id="brockman.W010",
+            )
+        ]
+    return []
+
+
 CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_api_key,
     check_endpoint,
     check_backend,
     check_numbers,
     check_lease,
+    check_actor_cookie,
+    check_identities,
+    check_consent,
+    check_switches,
+    check_auth_hooks,
+    check_cookie_middleware,
 ]

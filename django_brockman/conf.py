@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.conf import settings
 
 DEFAULT_ENDPOINT = "https://api.focuslab.io/api/v1/"
 DEFAULT_BACKEND = "django_brockman.backends.http.HttpBackend"
+DEFAULT_ACTOR_COOKIE = "fl_actor_id"
+DEFAULT_IDENTITIES = "django_brockman.identities.user_identities"
 
 
 class Settings:
@@ -57,6 +61,30 @@ class Settings:
     @property
     def MAX_PAYLOAD_BYTES(self) -> int:
         return getattr(settings, "BROCKMAN_MAX_PAYLOAD_BYTES", 32 * 1024)
+
+    @property
+    def ENABLED(self) -> bool:
+        return getattr(settings, "BROCKMAN_ENABLED", True)
+
+    @property
+    def ACTOR_COOKIE(self) -> str:
+        return getattr(settings, "BROCKMAN_ACTOR_COOKIE", DEFAULT_ACTOR_COOKIE)
+
+    @property
+    def SET_ACTOR_COOKIE(self) -> bool:
+        return getattr(settings, "BROCKMAN_SET_ACTOR_COOKIE", False)
+
+    @property
+    def IDENTITIES(self) -> str | None:
+        return getattr(settings, "BROCKMAN_IDENTITIES", DEFAULT_IDENTITIES)
+
+    @property
+    def CONSENT(self) -> str | None:
+        return getattr(settings, "BROCKMAN_CONSENT", None)
+
+    @property
+    def AUTH_HOOKS(self) -> bool | Collection[str]:
+        return getattr(settings, "BROCKMAN_AUTH_HOOKS", False)
 
 
 conf = Settings()

@@ -1,15 +1,19 @@
-"""record_trigger(): write one trigger to the outbox, inside the caller's transaction."""
+"""record_trigger() and arecord_trigger(): write one trigger to the outbox, in the caller's
+transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.db import router, transaction
 from django.http import HttpRequest
 
 from django_brockman import signals
 from django_brockman.conf import conf
+from django_brockman.consent import may_record
+from django_brockman.identities import request_identities
 from django_brockman.models import Trigger
 from django_brockman.validation import (
     validate_actor_id,
@@ -57,6 +61,28 @@ def build_trigger(
     return Trigger(**fields)
 
 
+def prepare_trigger(
+    request: HttpRequest | None,
+    action: object,
+    obj: object,
+    identities: Mapping[str, Any] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    variables: Mapping[str, Any] | None = None,
+    *,
+    actor_id: object = None,
+) -> Trigger:
+    """The unsaved Trigger for *request*: its actor, BROCKMAN_IDENTITIES merged under
+    *identities*, every field validated."""
+    return build_trigger(
+        resolve_actor_id(request, actor_id),
+        action,
+        obj,
+        request_identities(request, identities),
+        attributes,
+        variables,
+    )
+
+
 def record_trigger(
     request: HttpRequest | None,
     action: str,
@@ -67,20 +93,71 @@ def record_trigger(
     variables: Mapping[str, Any] | None = None,
     actor_id: str | int | None = None,
     using: str | None = None,
-) -> Trigger:
+) -> Trigger | None:
     """Record a trigger in the outbox; ``brockman_flush`` delivers it later.
 
-    The row is written on *using* (or the router's choice) inside the caller's
-    transaction: if that transaction rolls back, nothing was recorded. Bad input raises
-    TypeError or ValueError here, and nothing is stored.
+    Returns the saved Trigger, or None when nothing was recorded because
+    BROCKMAN_ENABLED is False or BROCKMAN_CONSENT refused the request. The row is
+    written on *using* (or the router's choice) inside the caller's transaction: if
+    that transaction rolls back, nothing was recorded. Bad input raises TypeError or
+    ValueError here, and nothing is stored.
     """
-    trigger = build_trigger(
-        resolve_actor_id(request, actor_id), action, obj, identities, attributes, variables
+    if not may_record(request):
+        return None
+    trigger = prepare_trigger(
+        request, action, obj, identities, attributes, variables, actor_id=actor_id
     )
     alias = using or router.db_for_write(Trigger)
     trigger.save(using=alias, force_insert=True)
     _announce(trigger, alias)
     return trigger
+
+
+async def arecord_trigger(
+    request: HttpRequest | None,
+    action: str,
+    obj: str,
+    *,
+    identities: Mapping[str, Any] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    variables: Mapping[str, Any] | None = None,
+    actor_id: str | int | None = None,
+    using: str | None = None,
+) -> Trigger | None:
+    """record_trigger() for async code: the same arguments, result and errors.
+
+    The signed-in user is loaded with ``request.auser()`` and put on ``request.user``
+    first, so that the identities and consent callables can read it without a
+    database query in the event loop.
+    """
+    if not conf.ENABLED:
+        return None
+    if request is not None and _needs_user(request, actor_id):
+        await _load_user(request)
+    if not may_record(request):
+        return None
+    trigger = prepare_trigger(
+        request, action, obj, identities, attributes, variables, actor_id=actor_id
+    )
+    alias = using or router.db_for_write(Trigger)
+    await trigger.asave(using=alias, force_insert=True)
+    if signals.trigger_recorded.has_listeners():
+        # on_commit must be registered on the connection that saved the row: the one
+        # of the thread the async ORM ran in, not the event loop's.
+        await sync_to_async(_announce)(trigger, alias)
+    return trigger
+
+
+def _needs_user(request: HttpRequest, actor_id: object) -> bool:
+    if conf.IDENTITIES is not None or conf.CONSENT is not None:
+        return True
+    return actor_id is None and getattr(request, "fl_actor_id", None) is None
+
+
+async def _load_user(request: HttpRequest) -> None:
+    auser = getattr(request, "auser", None)
+    if auser is not None:
+        request.user = await auser()
 
 
 def _announce(trigger: Trigger, alias: str) -> None:

@@ -20,6 +20,9 @@ from django_brockman.receiver import Receiver
 
 HERE = Path(__file__).resolve().parent
 API_KEY = "example-api-key"
+# Three page views (one recorded by a view, two by a template tag) and one subscription
+# (recorded by a signal hook).
+EXPECTED_TRIGGERS = 4
 
 
 def free_port() -> int:
@@ -50,6 +53,27 @@ def wait_until_up(url: str, seconds: float = 30.0) -> None:
     raise SystemExit(f"The example site did not start at {url}")
 
 
+def browse(site: str) -> str:
+    """Visit the site as one browser would; return the actor id the site gave it."""
+    with requests.Session() as browser:
+        for page in ["", "articles/hello/", "articles/cron/"]:
+            response = browser.get(site + page, timeout=10)
+            print(f"2. GET /{page} -> {response.status_code}")
+        response = browser.post(
+            site + "articles/cron/subscribe/",
+            data={
+                "email": "reader@example.com",
+                "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+            },
+            timeout=10,
+            allow_redirects=False,
+        )
+        print(f"2. POST /articles/cron/subscribe/ -> {response.status_code}")
+        actor_id: str = browser.cookies["fl_actor_id"]
+        print(f"   The site set the cookie fl_actor_id={actor_id} on the first page view.")
+        return actor_id
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, Receiver(api_key=API_KEY) as receiver:
         env = {
@@ -70,12 +94,7 @@ def main() -> int:
         )
         try:
             wait_until_up(site + "admin/login/")
-            pages = ["", "articles/hello/", "articles/cron/"]
-            for page in pages:
-                response = requests.get(
-                    site + page, params={"visitor": "demo-visitor"}, timeout=10
-                )
-                print(f"2. GET /{page} -> {response.status_code}")
+            actor_id = browse(site)
         finally:
             server.terminate()
             server.wait(timeout=10)
@@ -83,7 +102,8 @@ def main() -> int:
         print(f"4. The FocusLab stand-in at {receiver.url} received {receiver.count} triggers:")
         for item in receiver.received:
             print("   ", item.idempotency_key, json.dumps(item.body, sort_keys=True))
-        return 0 if receiver.count == len(pages) else 1
+        actors = {item.body["actor_id"] for item in receiver.received}
+        return 0 if receiver.count == EXPECTED_TRIGGERS and actors == {actor_id} else 1
 
 
 if __name__ == "__main__":

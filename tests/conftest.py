@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
+from typing import TypeVar
 
 import pytest
 import responses
+from asgiref.sync import async_to_sync
+
+T = TypeVar("T")
 
 TRIGGER_URL = "https://focuslab.test/api/v1/trigger/"
 
@@ -15,3 +19,16 @@ def mocked_api() -> Iterator[responses.RequestsMock]:
     """The FocusLab API, mocked: register answers with ``mocked_api.add(...)``."""
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         yield mock
+
+
+def run_async(awaitable: Awaitable[T]) -> T:
+    """Run *awaitable* to completion from a sync test.
+
+    asgiref's async_to_sync runs the async ORM's thread hops back in this thread, so
+    async code sees the test's database connection and transaction.
+    """
+
+    async def wait() -> T:
+        return await awaitable
+
+    return async_to_sync(wait)()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import override_settings
@@ -120,3 +121,66 @@ def test_manage_py_check_passes_with_api_key() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert "test-api-key" not in completed.stdout + completed.stderr
+
+
+@pytest.mark.parametrize("name", ["", "fl actor", "fl;id", 7, None])
+def test_check_actor_cookie_invalid_is_e010(name: object) -> None:
+    with override_settings(BROCKMAN_ACTOR_COOKIE=name):
+        assert ids() == ["brockman.E010"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "error_id"),
+    [("BROCKMAN_IDENTITIES", "brockman.E011"), ("BROCKMAN_CONSENT", "brockman.E012")],
+)
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("no.such.function", "cannot be imported"),
+        ("django_brockman.conf.DEFAULT_ENDPOINT", "is not callable"),
+        (len, "must be a dotted path to a callable or None, not builtin_function_or_method"),
+    ],
+)
+def test_check_callable_settings_invalid(
+    setting: str, error_id: str, value: object, message: str
+) -> None:
+    with override_settings(**{setting: value}):
+        messages = check_settings()
+    assert [m.id for m in messages] == [error_id]
+    assert message in messages[0].msg
+
+
+@override_settings(
+    BROCKMAN_IDENTITIES=None, BROCKMAN_CONSENT="django_brockman.consent.honour_do_not_track"
+)
+def test_check_callable_settings_accept_none_and_built_ins() -> None:
+    assert ids() == []
+
+
+@pytest.mark.parametrize("name", ["BROCKMAN_ENABLED", "BROCKMAN_SET_ACTOR_COOKIE"])
+@pytest.mark.parametrize("value", ["False", 0, None])
+def test_check_switches_not_bool_is_e013(name: str, value: object) -> None:
+    with override_settings(**{name: value}):
+        messages = check_settings()
+    assert [m.id for m in messages] == ["brockman.E013"]
+    assert name in messages[0].msg
+
+
+@pytest.mark.parametrize("value", [True, False, ["user_logged_in"], ("user_login_failed",)])
+def test_check_auth_hooks_accepts_bools_and_names(value: object) -> None:
+    with override_settings(BROCKMAN_AUTH_HOOKS=value):
+        assert ids() == []
+
+
+@pytest.mark.parametrize("value", ["user_logged_in", ["user_signed_up"], 1, None])
+def test_check_auth_hooks_invalid_is_e014(value: object) -> None:
+    with override_settings(BROCKMAN_AUTH_HOOKS=value):
+        assert ids() == ["brockman.E014"]
+
+
+def test_check_set_actor_cookie_without_middleware_is_w010(settings: Any) -> None:
+    settings.BROCKMAN_SET_ACTOR_COOKIE = True
+    assert ids() == []
+
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "brockman" not in m]
+    assert ids() == ["brockman.W010"]

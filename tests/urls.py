@@ -9,4 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("record/", views.record_view),
     path("record-then-fail/", views.record_then_fail_view),
+    path("actor/", views.actor_view),
+    path("async-actor/", views.async_actor_view),
+    path("async-record/", views.async_record_view),
+    path("tagged/", views.tagged_page_view),
 ]

@@ -8,5 +8,6 @@ from example import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("articles/<slug:slug>/", views.article, name="article"),
+    path("articles/<slug:slug>/subscribe/", views.subscribe, name="subscribe"),
     path("admin/", admin.site.urls),
 ]

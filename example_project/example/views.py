@@ -1,11 +1,14 @@
-"""The example site's pages; each records a trigger as it is served."""
+"""The example site's pages. The home page records from the view, the article page from its
+template, and a subscription through a signal hook (see apps.py)."""
 
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from django_brockman import record_trigger
+from example.models import Subscription
 
 ARTICLES = {
     "hello": {"title": "Hello, outbox", "tags": ["django", "analytics"]},
@@ -13,26 +16,30 @@ ARTICLES = {
 }
 
 
-def actor_of(request: HttpRequest) -> str:
-    # Until the middleware reads the browser script's cookie, the demo names its
-    # visitor with a query parameter.
-    return request.GET.get("visitor", "anonymous-visitor")
+class BrockmanHttpRequest(HttpRequest):
+    # What BrockmanMiddleware adds, for type checkers.
+    fl_actor_id: str | None
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    record_trigger(request, "viewed", "home page", actor_id=actor_of(request))
+def home(request: BrockmanHttpRequest) -> HttpResponse:
+    # The actor comes from the fl_actor_id cookie, read by BrockmanMiddleware.
+    record_trigger(request, "viewed", "home page")
     return render(request, "example/home.html", {"articles": ARTICLES})
 
 
-def article(request: HttpRequest, slug: str) -> HttpResponse:
+def article(request: BrockmanHttpRequest, slug: str) -> HttpResponse:
     if slug not in ARTICLES:
         raise Http404("No such article")
-    post = ARTICLES[slug]
-    record_trigger(
-        request,
-        "read",
-        "article",
-        actor_id=actor_of(request),
-        variables={"slug": slug, "title": post["title"], "tags": post["tags"]},
+    # The template records the trigger with {% record_trigger %}.
+    return render(request, "example/article.html", {"post": ARTICLES[slug], "slug": slug})
+
+
+@require_POST
+def subscribe(request: BrockmanHttpRequest, slug: str) -> HttpResponse:
+    if slug not in ARTICLES or not request.fl_actor_id:
+        raise Http404("No such article")
+    # Saving is all the view does: the post_save hook records the trigger.
+    Subscription.objects.create(
+        email=request.POST["email"], slug=slug, actor_id=request.fl_actor_id
     )
-    return render(request, "example/article.html", {"post": post, "slug": slug})
+    return redirect("article", slug=slug)

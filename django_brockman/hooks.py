@@ -1,0 +1,106 @@
+"""trigger_on(): turn any Django signal into a recorded trigger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias, TypeVar
+
+from django.dispatch import Signal
+from django.http import HttpRequest
+
+from django_brockman.guard import contained, record_in_savepoint
+
+T = TypeVar("T")
+#: A fixed value, or a callable that computes it from the signal's arguments
+#: (``sender``, ``signal`` and whatever the signal sends, e.g. ``instance``).
+Computed: TypeAlias = T | Callable[..., T]
+Fields: TypeAlias = Mapping[str, Any]
+
+
+@dataclass(frozen=True, eq=False)
+class Hook:
+    """A signal receiver that records one trigger each time the signal is sent."""
+
+    signal: Signal
+    sender: object
+    dispatch_uid: str
+    action: Computed[str]
+    obj: Computed[str]
+    actor_id: Computed[str | int | None] = None
+    variables: Computed[Fields | None] = None
+    identities: Computed[Fields | None] = None
+    attributes: Computed[Fields | None] = None
+    when: Callable[..., bool] | None = None
+
+    def __call__(self, signal: Signal, sender: object, **kwargs: Any) -> None:
+        kwargs.update(signal=signal, sender=sender)
+        with contained(f"the signal hook {self.dispatch_uid!r}"):
+            if self.when is not None and not self.when(**kwargs):
+                return
+            request = kwargs.get("request")
+            record_in_savepoint(
+                request if isinstance(request, HttpRequest) else None,
+                _compute(self.action, kwargs),
+                _compute(self.obj, kwargs),
+                actor_id=_compute(self.actor_id, kwargs),
+                variables=_compute(self.variables, kwargs),
+                identities=_compute(self.identities, kwargs),
+                attributes=_compute(self.attributes, kwargs),
+            )
+
+    def disconnect(self) -> bool:
+        return self.signal.disconnect(sender=self.sender, dispatch_uid=self.dispatch_uid)
+
+
+def trigger_on(
+    signal: Signal,
+    *,
+    action: Computed[str],
+    obj: Computed[str],
+    sender: object = None,
+    actor_id: Computed[str | int | None] = None,
+    variables: Computed[Fields | None] = None,
+    identities: Computed[Fields | None] = None,
+    attributes: Computed[Fields | None] = None,
+    when: Callable[..., bool] | None = None,
+    dispatch_uid: str | None = None,
+) -> Hook:
+    """Record a trigger each time *signal* is sent (by *sender*, if given).
+
+    Each field is a value or a callable taking the signal's keyword arguments. A
+    ``request`` argument, when the signal sends one, is used as record_trigger's
+    request; otherwise the trigger is recorded without one, so *actor_id* must give
+    the actor. *when*, if given, decides from the same arguments whether to record.
+
+    Call it in ``AppConfig.ready()``. The hook is held strongly (it would otherwise be
+    garbage-collected at once) and connected under *dispatch_uid*, by default derived
+    from *action* and *obj*, so calling it again with the same arguments connects
+    nothing new.
+    """
+    hook = Hook(
+        signal=signal,
+        sender=sender,
+        dispatch_uid=dispatch_uid or f"django_brockman:{_label(action)}:{_label(obj)}",
+        action=action,
+        obj=obj,
+        actor_id=actor_id,
+        variables=variables,
+        identities=identities,
+        attributes=attributes,
+        when=when,
+    )
+    signal.connect(hook, sender=sender, weak=False, dispatch_uid=hook.dispatch_uid)
+    return hook
+
+
+def _compute(value: Computed[T], kwargs: dict[str, Any]) -> T:
+    return value(**kwargs) if callable(value) else value
+
+
+def _label(value: object) -> str:
+    if not callable(value):
+        return str(value)
+    code = getattr(value, "__code__", None)
+    line = f":{code.co_firstlineno}" if code is not None else ""
+    return f"{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', value)}{line}"

@@ -1,0 +1,55 @@
+"""The identities recorded with every trigger that has a request: BROCKMAN_IDENTITIES."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.http import HttpRequest
+from django.utils.module_loading import import_string
+
+from django_brockman.conf import conf
+
+IdentitiesFunction = Callable[[HttpRequest], Mapping[str, Any]]
+
+
+def user_identities(request: HttpRequest) -> dict[str, Any]:
+    """The default: the signed-in user's ``user_id`` and, when set, ``email``."""
+    return identities_of(getattr(request, "user", None))
+
+
+def identities_of(user: Any) -> dict[str, Any]:
+    """``user_id`` and ``email`` of *user*; nothing for an anonymous user or None."""
+    if user is None or not user.is_authenticated:
+        return {}
+    pk = user.pk
+    found: dict[str, Any] = {"user_id": pk if isinstance(pk, (int, str)) else str(pk)}
+    email_field = user.get_email_field_name() if hasattr(user, "get_email_field_name") else None
+    email = getattr(user, email_field, None) if email_field else None
+    if email:
+        found["email"] = str(email)
+    return found
+
+
+@functools.cache
+def load(path: str) -> IdentitiesFunction:
+    # Cached by path, so override_settings still takes effect and a page view does not
+    # pay for an import lookup.
+    function: IdentitiesFunction = import_string(path)
+    return function
+
+
+def request_identities(
+    request: HttpRequest | None, explicit: Mapping[str, Any] | None = None
+) -> Mapping[str, Any] | None:
+    """BROCKMAN_IDENTITIES' identities for *request*, with *explicit* merged over them."""
+    path = conf.IDENTITIES
+    if request is None or path is None:
+        return explicit
+    found = load(path)(request)
+    if not found:
+        return explicit
+    if not explicit:
+        return found
+    return {**found, **explicit}

@@ -1,0 +1,74 @@
+"""identities: what BROCKMAN_IDENTITIES adds to triggers recorded with a request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AnonymousUser, User
+from django.http import HttpRequest
+from django.test import RequestFactory, override_settings
+
+from django_brockman.identities import identities_of, request_identities, user_identities
+
+pytestmark = pytest.mark.django_db
+
+
+def request_for(user: object) -> HttpRequest:
+    request = RequestFactory().get("/")
+    request.user = user  # type: ignore[assignment]
+    return request
+
+
+def test_user_identities_of_signed_in_user() -> None:
+    user = User.objects.create_user("ada", email="ada@example.com")
+
+    assert user_identities(request_for(user)) == {"user_id": user.pk, "email": "ada@example.com"}
+
+
+def test_user_identities_leaves_out_empty_email() -> None:
+    user = User.objects.create_user("ada")
+
+    assert user_identities(request_for(user)) == {"user_id": user.pk}
+
+
+def test_user_identities_of_anonymous_user_is_empty() -> None:
+    assert user_identities(request_for(AnonymousUser())) == {}
+
+
+def test_user_identities_without_user_attribute_is_empty() -> None:
+    assert user_identities(RequestFactory().get("/")) == {}
+
+
+def test_identities_of_none_is_empty() -> None:
+    assert identities_of(None) == {}
+
+
+def test_request_identities_merges_explicit_over_default() -> None:
+    user = User.objects.create_user("ada", email="ada@example.com")
+
+    merged = request_identities(request_for(user), {"email": "work@example.com", "crm": "c-1"})
+
+    assert merged == {"user_id": user.pk, "email": "work@example.com", "crm": "c-1"}
+
+
+def test_request_identities_without_request_is_explicit_only() -> None:
+    assert request_identities(None, {"crm": "c-1"}) == {"crm": "c-1"}
+
+
+@override_settings(BROCKMAN_IDENTITIES=None)
+def test_request_identities_setting_none_adds_nothing() -> None:
+    user = User.objects.create_user("ada", email="ada@example.com")
+
+    assert request_identities(request_for(user), None) is None
+
+
+def team_identities(request: HttpRequest) -> dict[str, Any]:
+    return {"team": request.GET["team"]}
+
+
+@override_settings(BROCKMAN_IDENTITIES="tests.test_identities.team_identities")
+def test_request_identities_uses_dotted_path_setting() -> None:
+    request = RequestFactory().get("/", {"team": "blue"})
+
+    assert request_identities(request, {"crm": "c-1"}) == {"team": "blue", "crm": "c-1"}

@@ -1,0 +1,120 @@
+"""signals: trigger_recorded after commit; trigger_sent and trigger_failed from a flush."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import responses
+from django.db import transaction
+from django.dispatch import Signal
+
+from django_brockman import arecord_trigger, record_trigger, signals
+from django_brockman.engine import flush
+from django_brockman.models import Status, Trigger
+from tests.conftest import TRIGGER_URL, run_async
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def __call__(self, sender: object, **kwargs: Any) -> None:
+        kwargs.pop("signal")
+        self.calls.append({"sender": sender, **kwargs})
+
+
+def listen(signal: Signal) -> Iterator[Listener]:
+    listener = Listener()
+    signal.connect(listener)
+    yield listener
+    signal.disconnect(listener)
+
+
+@pytest.fixture
+def recorded() -> Iterator[Listener]:
+    yield from listen(signals.trigger_recorded)
+
+
+@pytest.fixture
+def sent() -> Iterator[Listener]:
+    yield from listen(signals.trigger_sent)
+
+
+@pytest.fixture
+def failed() -> Iterator[Listener]:
+    yield from listen(signals.trigger_failed)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_trigger_recorded_is_sent_after_commit(recorded: Listener) -> None:
+    with transaction.atomic():
+        trigger = record_trigger(None, "viewed", "page", actor_id="a")
+        assert recorded.calls == []
+
+    assert recorded.calls == [{"sender": Trigger, "trigger": trigger}]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_trigger_recorded_is_not_sent_on_rollback(recorded: Listener) -> None:
+    with transaction.atomic():
+        record_trigger(None, "viewed", "page", actor_id="a")
+        transaction.set_rollback(True)
+
+    assert recorded.calls == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_trigger_recorded_is_sent_for_arecord_trigger(recorded: Listener) -> None:
+    trigger = run_async(arecord_trigger(None, "viewed", "page", actor_id="a"))
+
+    assert recorded.calls == [{"sender": Trigger, "trigger": trigger}]
+
+
+@pytest.mark.django_db
+def test_trigger_sent_is_sent_for_each_delivered_trigger(
+    mocked_api: responses.RequestsMock, sent: Listener, failed: Listener
+) -> None:
+    mocked_api.add(responses.POST, TRIGGER_URL, status=201)
+    first = record_trigger(None, "viewed", "page", actor_id="a")
+    second = record_trigger(None, "viewed", "page", actor_id="b")
+
+    result = flush(concurrency=1)
+
+    assert result.sent == 2
+    assert [call["trigger"].uuid for call in sent.calls] == [first.uuid, second.uuid]  # type: ignore[union-attr]
+    assert {call["sender"] for call in sent.calls} == {Trigger}
+    assert all(call["trigger"].status == Status.SENT for call in sent.calls)
+    assert failed.calls == []
+
+
+@pytest.mark.django_db
+def test_trigger_failed_is_sent_with_the_error(
+    mocked_api: responses.RequestsMock, sent: Listener, failed: Listener
+) -> None:
+    mocked_api.add(responses.POST, TRIGGER_URL, status=400, body='{"detail": "bad object"}')
+    trigger = record_trigger(None, "viewed", "page", actor_id="a")
+    assert trigger is not None
+
+    result = flush(concurrency=1)
+
+    assert result.failed == 1
+    assert sent.calls == []
+    [call] = failed.calls
+    assert call["sender"] is Trigger
+    assert call["trigger"].uuid == trigger.uuid
+    assert call["trigger"].status == Status.FAILED
+    assert "400" in call["error"]
+    assert call["error"] == Trigger.objects.get().last_error
+
+
+@pytest.mark.django_db
+def test_trigger_failed_is_not_sent_for_a_retry(
+    mocked_api: responses.RequestsMock, failed: Listener
+) -> None:
+    mocked_api.add(responses.POST, TRIGGER_URL, status=503)
+    record_trigger(None, "viewed", "page", actor_id="a")
+
+    assert flush(concurrency=1).retried == 1
+    assert failed.calls == []
