@@ -58,5 +58,13 @@ class Settings:
     def MAX_PAYLOAD_BYTES(self) -> int:
         return getattr(settings, "BROCKMAN_MAX_PAYLOAD_BYTES", 32 * 1024)
 
+    @property
+    def TASK_LIMIT(self) -> int | None:
+        return getattr(settings, "BROCKMAN_TASK_LIMIT", None)
+
+    @property
+    def TASK_MAX_SECONDS(self) -> float:
+        return getattr(settings, "BROCKMAN_TASK_MAX_SECONDS", 50.0)
+
 
 conf = Settings()
