@@ -18,8 +18,8 @@ app.conf.update(
     # Workers of parallel test runs share the Redis database: keep them apart by queue
     # only, with no broadcast remote-control channel between them.
     worker_enable_remote_control=False,
+    # One task at a time per worker, so that both workers get some.
     worker_prefetch_multiplier=1,
-    task_acks_late=True,
 )
 # As a project would: each installed app's "tasks" module, django_brockman's included.
 app.autodiscover_tasks()

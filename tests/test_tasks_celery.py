@@ -26,9 +26,10 @@ from tests.workers import API_KEY, ROOT, worker_env
 pytest.importorskip("celery", reason="needs Celery: pip install -e '.[test]'")
 
 from celery.result import AsyncResult
+from kombu.exceptions import OperationalError
 
 from django_brockman.tasks.celery import flush
-from tests.celery_app import app
+from tests.celery_app import REDIS_URL, app
 
 TASK_NAME = "django_brockman.flush"
 TRIGGERS = 60
@@ -160,6 +161,14 @@ def producing(*enqueuers: Callable[[], AsyncResult]) -> Iterator[list[AsyncResul
             thread.join()
 
 
+def assert_broker_reachable() -> None:
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1)
+    except OperationalError as exc:
+        pytest.fail(f"The Celery test needs Redis at {REDIS_URL}: {exc}")
+
+
 def forget(queue: str, results: list[AsyncResult]) -> None:
     """Remove what the run left in Redis: its results, its queue and the queue's binding."""
     for result in results:
@@ -176,6 +185,7 @@ def forget(queue: str, results: list[AsyncResult]) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_celery_workers_deliver_each_trigger_once(tmp_path: Path) -> None:
     assert connection.vendor == "postgresql"
+    assert_broker_reachable()
     # A queue of this run's own, so parallel runs never take each other's tasks.
     queue = f"brockman-test-{uuid.uuid4().hex}"
     recorded: list[str] = []
