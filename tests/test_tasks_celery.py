@@ -194,7 +194,7 @@ def test_celery_workers_deliver_each_trigger_once(tmp_path: Path) -> None:
     with Receiver(api_key=API_KEY, faults=Faults(latency=0.02)) as receiver:
         env = worker_env(receiver.url, BATCH_SIZE=5, CONCURRENCY=2)
         try:
-            with running_workers(queue, env, tmp_path):
+            with running_workers(queue, env, tmp_path) as workers:
                 # Two producers: one calls the task, the other sends it by name, as beat does.
                 with producing(
                     lambda: flush.apply_async(queue=queue),
@@ -212,6 +212,7 @@ def test_celery_workers_deliver_each_trigger_once(tmp_path: Path) -> None:
             forget(queue, results)
 
     assert len(results) > 4
+    assert all("succeeded" in worker.output() for worker in workers)  # both took tasks
     assert sorted(received) == sorted(recorded)  # each exactly once
     assert sum(summary["sent"] for summary in summaries) == TRIGGERS
     assert sum(summary["lost"] for summary in summaries) == 0
