@@ -174,7 +174,8 @@ def forget(queue: str, results: list[AsyncResult]) -> None:
     for result in results:
         result.forget()
     with app.connection_for_write() as conn:
-        conn.default_channel.client.delete(queue, f"_kombu.binding.{queue}")
+        bindings = (f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+        conn.default_channel.client.delete(queue, *bindings)
 
 
 @pytest.mark.celery
