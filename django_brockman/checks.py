@@ -202,6 +202,29 @@ def check_cookie_middleware() -> list[CheckMessage]:
     return []
 
 
+def check_task_settings() -> list[CheckMessage]:
+    """The bounds of one flush run by a task (django_brockman.tasks)."""
+    errors: list[CheckMessage] = []
+    limit = conf.TASK_LIMIT
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        errors.append(
+            Error(
+                f"BROCKMAN_TASK_LIMIT must be a positive int or None, not {limit!r}.",
+                id="brockman.E030",
+            )
+        )
+    seconds = conf.TASK_MAX_SECONDS
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        errors.append(
+            Error(
+                f"BROCKMAN_TASK_MAX_SECONDS must be a positive number, not {seconds!r}.",
+                hint="A task's flush must end on its own so that it does not hold a worker.",
+                id="brockman.E031",
+            )
+        )
+    return errors
+
+
 CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_api_key,
     check_endpoint,
@@ -214,4 +237,5 @@ CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_switches,
     check_auth_hooks,
     check_cookie_middleware,
+    check_task_settings,
 ]

@@ -86,5 +86,13 @@ class Settings:
     def AUTH_HOOKS(self) -> bool | Collection[str]:
         return getattr(settings, "BROCKMAN_AUTH_HOOKS", False)
 
+    @property
+    def TASK_LIMIT(self) -> int | None:
+        return getattr(settings, "BROCKMAN_TASK_LIMIT", None)
+
+    @property
+    def TASK_MAX_SECONDS(self) -> float:
+        return getattr(settings, "BROCKMAN_TASK_MAX_SECONDS", 50.0)
+
 
 conf = Settings()

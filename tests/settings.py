@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from importlib.util import find_spec
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -50,6 +51,17 @@ TEMPLATES = [
         },
     }
 ]
+
+# Django Tasks: built into Django 6.0+, the django-tasks backport on Django 5.2. The
+# "database" backend (django-tasks-db) is the one db_worker runs in the tests.
+_TASKS_PACKAGE = next((name for name in ("django.tasks", "django_tasks") if find_spec(name)), None)
+if _TASKS_PACKAGE is not None:
+    if _TASKS_PACKAGE == "django_tasks":
+        INSTALLED_APPS.append("django_tasks")
+    TASKS = {"default": {"BACKEND": f"{_TASKS_PACKAGE}.backends.immediate.ImmediateBackend"}}
+    if find_spec("django_tasks_db"):
+        INSTALLED_APPS.append("django_tasks_db")
+        TASKS["database"] = {"BACKEND": "django_tasks_db.DatabaseBackend"}
 
 BROCKMAN_API_KEY = "test-api-key-0123456789"
 BROCKMAN_ENDPOINT = "https://focuslab.test/api/v1/"

@@ -85,6 +85,29 @@ def test_check_lease_shorter_than_timeout_is_e006() -> None:
     assert ids() == ["brockman.E006"]
 
 
+@pytest.mark.parametrize("limit", [0, -5, 2.5, "100", True])
+def test_check_task_limit_invalid_is_e030(limit: object) -> None:
+    with override_settings(BROCKMAN_TASK_LIMIT=limit):
+        assert ids() == ["brockman.E030"]
+
+
+@pytest.mark.parametrize("limit", [None, 1, 5000])
+def test_check_task_limit_valid_passes(limit: int | None) -> None:
+    with override_settings(BROCKMAN_TASK_LIMIT=limit):
+        assert ids() == []
+
+
+@pytest.mark.parametrize("seconds", [0, -1, None, "50", False])
+def test_check_task_max_seconds_invalid_is_e031(seconds: object) -> None:
+    with override_settings(BROCKMAN_TASK_MAX_SECONDS=seconds):
+        assert ids() == ["brockman.E031"]
+
+
+@override_settings(BROCKMAN_TASK_MAX_SECONDS=0.5)
+def test_check_task_max_seconds_fraction_passes() -> None:
+    assert ids() == []
+
+
 def test_manage_py_check_fails_without_api_key_and_hides_it(tmp_path: Path) -> None:
     settings_module = tmp_path / "nokey_settings.py"
     settings_module.write_text(
