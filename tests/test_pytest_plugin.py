@@ -11,7 +11,7 @@ from django.conf import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
-USER_TESTS = '''
+USER_TESTS = """
 import pytest
 from django.test import Client
 
@@ -41,7 +41,7 @@ def test_a_wrong_expectation_fails(brockman_triggers):
     Client().get("/record/")
 
     assert len(brockman_triggers) == 2
-'''
+"""
 
 
 def test_plugin_fixture_is_available_without_any_configuration(tmp_path: Path) -> None:

@@ -50,11 +50,16 @@ def test_capture_triggers_stops_growing_after_the_block() -> None:
     assert [t.action for t in triggers] == ["inside"]
 
 
+def record_then_fail() -> None:
+    with transaction.atomic():
+        record_trigger(None, "rolled back", "page", actor_id="a")
+        raise Boom
+
+
 def test_capture_triggers_leaves_out_rolled_back_triggers() -> None:
     with capture_triggers() as triggers:
-        with pytest.raises(Boom), transaction.atomic():
-            record_trigger(None, "rolled back", "page", actor_id="a")
-            raise Boom
+        with pytest.raises(Boom):
+            record_then_fail()
         record_trigger(None, "kept", "page", actor_id="a")
 
     assert [t.action for t in triggers] == ["kept"]
