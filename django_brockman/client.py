@@ -25,6 +25,7 @@ from django_brockman.exceptions import (
 DEFAULT_ENDPOINT = "https://api.focuslab.io/api/v1/"
 DEFAULT_TIMEOUT = 10.0
 USER_AGENT = f"django-brockman/{__version__}"
+REDACTED = "[API key removed]"
 
 _ERRORS_BY_STATUS: dict[int, type[FocusLabError]] = {
     400: BadRequest,
@@ -66,13 +67,18 @@ def build_body(
     return body
 
 
-def error_for(response: requests.Response) -> FocusLabError:
-    """Map a non-201 response to the reference client's exception for it."""
+def error_for(response: requests.Response, secret: str = "") -> FocusLabError:
+    """Map a non-201 response to the reference client's exception for it.
+
+    *secret* is cut out of the body: a proxy's error page may echo the request's headers,
+    and the body ends up in logs and in the admin.
+    """
     status = response.status_code
     cls = _ERRORS_BY_STATUS.get(status)
     if cls is None:
         cls = ServerError if status >= 500 else UnknownError
-    return cls(status=status, body=response.text, retry_after=response.headers.get("Retry-After"))
+    body = response.text.replace(secret, REDACTED) if secret else response.text
+    return cls(status=status, body=body, retry_after=response.headers.get("Retry-After"))
 
 
 class FocusLabClient:
@@ -142,4 +148,4 @@ class FocusLabClient:
             reason = excerpt(f"{type(exc).__name__}: {exc}")
             raise NetworkError(f"Could not reach FocusLab ({reason})") from exc
         if response.status_code != 201:
-            raise error_for(response)
+            raise error_for(response, secret=self._api_key)

@@ -220,3 +220,15 @@ def test_client_closes_session_on_exit(mocked_api: responses.RequestsMock) -> No
     with FocusLabClient(KEY) as client:
         client.session.close = lambda: closed.append(True)  # type: ignore[method-assign]
     assert closed == [True]
+
+
+def test_error_body_never_contains_the_api_key(
+    client: FocusLabClient, mocked_api: responses.RequestsMock
+) -> None:
+    mocked_api.add(responses.POST, URL, status=502, body=f"proxy error; you sent key {KEY}")
+
+    with pytest.raises(ServerError) as caught:
+        client.record_trigger("a1", "viewed", "page")
+
+    assert KEY not in str(caught.value)
+    assert caught.value.body == "proxy error; you sent key [API key removed]"
