@@ -24,19 +24,24 @@ def add(status: str, *, created: dt.datetime = NOW, updated: dt.datetime = NOW) 
 def test_collect_on_an_empty_outbox_is_all_zero() -> None:
     health = stats.collect(NOW)
 
-    assert health.counts == {"pending": 0, "sending": 0, "sent": 0, "failed": 0}
+    assert health.counts == {"pending": 0, "sending": 0, "failed": 0}
     assert health.oldest_pending_at is None
     assert health.oldest_pending_age is None
     assert health.failed_last_24h == 0
     assert [hour.count for hour in health.sent_per_hour] == [0] * 24
 
 
-def test_collect_counts_every_status() -> None:
+def test_collect_counts_unfinished_and_failed_of_all_time_and_recent_sends() -> None:
+    old = NOW - dt.timedelta(days=30)
     for status, number in (("pending", 3), ("sending", 1), ("sent", 2), ("failed", 4)):
         for _ in range(number):
-            add(status)
+            add(status, updated=old)
+    add(Status.SENT)
 
-    assert stats.collect(NOW).counts == {"pending": 3, "sending": 1, "sent": 2, "failed": 4}
+    health = stats.collect(NOW)
+
+    assert health.counts == {"pending": 3, "sending": 1, "failed": 4}
+    assert health.sent_last_24h == 1
 
 
 def test_collect_oldest_pending_includes_sending_and_ignores_finished() -> None:
@@ -81,7 +86,7 @@ def test_health_as_dict_is_json_ready() -> None:
 
     figures = stats.collect(NOW).as_dict()
 
-    assert figures["counts"] == {"pending": 1, "sending": 0, "sent": 1, "failed": 0}
+    assert figures["counts"] == {"pending": 1, "sending": 0, "failed": 0}
     assert figures["oldest_pending_at"] == "2026-03-04T12:28:30+00:00"
     assert figures["oldest_pending_age_seconds"] == 90.0
     assert figures["sent_last_24h"] == 1
