@@ -12,6 +12,7 @@ HEIGHT = 220
 LEFT = 48  # room for the y-axis figures
 BOTTOM = 24  # room for the hour labels
 TOP = 12
+RIGHT = 24  # room for half of the last hour's label
 LABEL_EVERY = 3  # hours between x-axis labels
 
 
@@ -40,12 +41,17 @@ class BarChart:
     left: int
     top: int
 
+    @property
+    def right(self) -> int:
+        """The x where the plot ends."""
+        return self.width - RIGHT
+
 
 def bar_chart(hours: Sequence[HourCount], width: int = WIDTH, height: int = HEIGHT) -> BarChart:
     """Lay out one bar per hour, scaled so the busiest hour fills the plot."""
     peak = max((hour.count for hour in hours), default=0)
     plot_height = height - TOP - BOTTOM
-    slot = (width - LEFT) / max(len(hours), 1)
+    slot = (width - LEFT - RIGHT) / max(len(hours), 1)
     bars = []
     for index, hour in enumerate(hours):
         bar_height = plot_height * hour.count / peak if peak else 0.0

@@ -40,7 +40,7 @@ def test_bar_chart_bars_are_in_order_and_inside_the_width() -> None:
     xs = [bar.x for bar in chart.bars]
     assert xs == sorted(xs)
     assert xs[0] >= chart.left
-    assert chart.bars[-1].x + chart.bars[-1].width <= chart.width
+    assert chart.bars[-1].x + chart.bars[-1].width <= chart.right < chart.width
 
 
 def test_bar_chart_labels_the_last_hour_and_every_third_before_it() -> None:
