@@ -44,10 +44,12 @@ VACUUM ANALYZE django_brockman_trigger;
 """
 
 
-def psql(*args: str, database: str = "postgres") -> None:
+def psql(*args: str, database: str = "postgres", script: str | None = None) -> None:
     host = os.environ.get("PGHOST", "127.0.0.1")
     user = os.environ.get("PGUSER", "postgres")
-    subprocess.run(["psql", "-q", "-h", host, "-U", user, "-d", database, *args], check=True)
+    command = ["psql", "-q", "-v", "ON_ERROR_STOP=1", "-h", host, "-U", user, "-d", database]
+    # A script on stdin runs statement by statement (VACUUM refuses a transaction).
+    subprocess.run([*command, *args], input=script, text=True, check=True)
 
 
 def prepare(rows: int, recent: bool) -> None:
@@ -57,7 +59,7 @@ def prepare(rows: int, recent: bool) -> None:
     call_command("migrate", verbosity=0)
     spread = 86_000 if recent else 30 * 86_400
     started = time.perf_counter()
-    psql("-c", FILL.format(rows=rows, spacing=spread / rows), database=SCRATCH)
+    psql(database=SCRATCH, script=FILL.format(rows=rows, spacing=spread / rows))
     print(f"Inserted {rows} sent rows in {time.perf_counter() - started:.1f} s")
 
 
