@@ -6,8 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Min, QuerySet
-from django.db.models.functions import TruncHour
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from django_brockman.models import Status, Trigger
@@ -107,13 +106,19 @@ def hour_starts(now: dt.datetime) -> list[dt.datetime]:
 
 def sent_per_hour(triggers: QuerySet[Trigger], now: dt.datetime) -> list[HourCount]:
     starts = hour_starts(now)
-    # A sent row's updated_at is its sent_at, and (status, updated_at) is indexed.
-    rows = (
-        triggers.filter(status=Status.SENT, updated_at__gte=starts[0])
-        .order_by()
-        .annotate(hour=TruncHour("updated_at", tzinfo=dt.timezone.utc))
-        .values_list("hour")
-        .annotate(count=Count("pk"))
+    ends: list[dt.datetime | None] = [*starts[1:], None]
+    # One pass over the (status, updated_at) index range of the last day, counting into
+    # 24 buckets; only indexed columns are read, so PostgreSQL needs no table access.
+    # A sent row's updated_at is its sent_at.
+    buckets = {
+        f"hour_{index}": Count("updated_at", filter=_within(start, end))
+        for index, (start, end) in enumerate(zip(starts, ends, strict=True))
+    }
+    counts = triggers.filter(status=Status.SENT, updated_at__gte=starts[0]).aggregate(**buckets)
+    return [HourCount(start, counts[f"hour_{index}"]) for index, start in enumerate(starts)]
+
+
+def _within(start: dt.datetime, end: dt.datetime | None) -> Q:
+    return (
+        Q(updated_at__gte=start) if end is None else Q(updated_at__gte=start, updated_at__lt=end)
     )
-    by_hour = {hour.astimezone(dt.timezone.utc): count for hour, count in rows}
-    return [HourCount(start, by_hour.get(start, 0)) for start in starts]
