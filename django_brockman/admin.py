@@ -23,11 +23,11 @@ from django_brockman.client import build_body
 from django_brockman.models import Trigger
 
 
+PRE = '<pre style="margin:0; white-space:pre-wrap">{}</pre>'
+
+
 def pretty(value: object) -> SafeString:
-    return format_html(
-        '<pre style="margin:0; white-space:pre-wrap">{}</pre>',
-        json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False),
-    )
+    return format_html(PRE, json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
 
 
 DETAIL_FIELDS = (
@@ -80,13 +80,20 @@ class TriggerAdmin(ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Trigger | None = None) -> bool:
+        # The change permission allows the actions on the list; a trigger's own page is
+        # for viewing only, with no form to save.
+        return obj is None and super().has_change_permission(request)
+
     @admin.display(description=_("payload (as sent)"))
     def payload(self, trigger: Trigger) -> SafeString:
         return pretty(build_body(**trigger.payload()))
 
     @admin.display(description=_("last error"))
     def last_error_text(self, trigger: Trigger) -> SafeString | str:
-        return pretty(trigger.last_error) if trigger.last_error else "-"
+        if not trigger.last_error:
+            return "-"
+        return format_html(PRE, trigger.last_error)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Trigger], search_term: str

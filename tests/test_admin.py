@@ -90,13 +90,25 @@ def test_change_view_shows_payload_and_error_read_only_and_never_the_key(
     assert "<pre" in page
     assert "&quot;object&quot;: &quot;page&quot;" in page
     assert "&quot;captured_identities&quot;: {\n    &quot;email&quot;" in page
+    assert "<pre" in page.split("Last error")[1]
     assert "malformed | HTTP 400" in page
+    assert "View trigger" in page
     assert 'name="action"' not in page  # no editable field
+    assert 'name="_save"' not in page
     assert SECRET not in page
 
 
 def test_add_view_is_refused(admin_client: Client) -> None:
     assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
+
+
+def test_change_view_refuses_a_save(admin_client: Client) -> None:
+    trigger = add(Status.FAILED)
+
+    response = admin_client.post(f"{CHANGELIST}{trigger.pk}/change/", {"status": "sent"})
+
+    assert response.status_code == 403
+    assert Trigger.objects.get(pk=trigger.pk).status == Status.FAILED
 
 
 def test_retry_now_action_requeues_the_selected_triggers(admin_client: Client) -> None:
