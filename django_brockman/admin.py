@@ -22,7 +22,6 @@ from django_brockman.chart import bar_chart
 from django_brockman.client import build_body
 from django_brockman.models import Trigger
 
-
 PRE = '<pre style="margin:0; white-space:pre-wrap">{}</pre>'
 
 
