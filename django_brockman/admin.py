@@ -19,8 +19,7 @@ from django.utils.translation import ngettext
 
 from django_brockman import operations, stats
 from django_brockman.chart import bar_chart
-# A pure function: the admin shows the body a flush would POST, and sends nothing.
-from django_brockman.client import build_body
+from django_brockman.client import build_body  # a pure function: the admin sends nothing
 from django_brockman.models import Trigger
 
 PRE = '<pre style="margin:0; white-space:pre-wrap">{}</pre>'
