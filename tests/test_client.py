@@ -243,3 +243,15 @@ def test_network_errors_mask_the_api_key(
         client.record_trigger("a1", "viewed", "page")
 
     assert KEY not in str(info.value)
+
+
+def test_error_body_never_contains_the_api_key(
+    client: FocusLabClient, mocked_api: responses.RequestsMock
+) -> None:
+    mocked_api.add(responses.POST, URL, status=502, body=f"proxy error; you sent key {KEY}")
+
+    with pytest.raises(ServerError) as caught:
+        client.record_trigger("a1", "viewed", "page")
+
+    assert KEY not in str(caught.value)
+    assert caught.value.body == "proxy error; you sent key [redacted]"

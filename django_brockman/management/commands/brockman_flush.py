@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 from argparse import ArgumentParser, ArgumentTypeError
@@ -13,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from django_brockman import engine, outbox
 from django_brockman.engine import FlushResult
+from django_brockman.progress import ProgressBar, log_each_trigger
 
 # Exit statuses, documented in README.rst.
 EXIT_CONFIGURATION = 3
@@ -72,21 +74,39 @@ class Command(BaseCommand):
         stop = threading.Event()
         previous = self.install_signal_handlers(stop)
         try:
-            self.run(options, stop)
+            verbose = options["verbosity"] >= 2
+            with log_each_trigger(self.stderr) if verbose else contextlib.nullcontext():
+                self.run(options, stop)
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
     def run(self, options: dict[str, Any], stop: threading.Event) -> None:
         while True:
-            result = self.flush_once(options, stop)
-            self.report(result, quiet=options["loop"] and not result.claimed)
+            bar = self.progress_bar(options)
+            result = self.flush_once(options, stop, bar)
+            if bar is not None:
+                bar.finish()
+            quiet = (options["loop"] and not result.claimed) or options["verbosity"] < 1
+            self.report(result, quiet=quiet)
             if result.error:
                 raise CommandError(result.error, returncode=EXIT_CONFIGURATION)
             if not options["loop"] or stop.wait(0 if result.claimed else options["interval"]):
                 return
 
-    def flush_once(self, options: dict[str, Any], stop: threading.Event) -> FlushResult:
+    def progress_bar(self, options: dict[str, Any]) -> ProgressBar | None:
+        # Only for a person watching: not in cron (no terminal), not in a --loop that
+        # runs for days, and not at -v 2, where each trigger's outcome is printed instead.
+        if options["loop"] or options["verbosity"] != 1 or not self.stdout.isatty():
+            return None
+        total = outbox.count_due(options["database"])
+        if options["limit"] is not None:
+            total = min(total, options["limit"])
+        return ProgressBar(total, self.stdout)
+
+    def flush_once(
+        self, options: dict[str, Any], stop: threading.Event, progress: ProgressBar | None
+    ) -> FlushResult:
         try:
             return engine.flush(
                 limit=options["limit"],
@@ -95,6 +115,7 @@ class Command(BaseCommand):
                 max_seconds=options["max_seconds"],
                 using=options["database"],
                 stop=stop,
+                progress=progress,
             )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc), returncode=EXIT_CONFIGURATION) from exc

@@ -1,0 +1,13 @@
+"""Settings of the site the browser test visits: the test settings, the actor cookie
+middleware, and the admin's static files."""
+
+from __future__ import annotations
+
+from tests.settings import *  # noqa: F403
+from tests.settings import INSTALLED_APPS, MIDDLEWARE
+
+ROOT_URLCONF = "tests.browser_site"
+INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.staticfiles"]
+STATIC_URL = "static/"
+MIDDLEWARE = [*MIDDLEWARE, "django_brockman.middleware.BrockmanMiddleware"]
+BROCKMAN_SET_ACTOR_COOKIE = True
