@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 from django_brockman.conf import conf
@@ -60,7 +60,8 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        return None
+        # HTTP dates are always GMT; the obsolete asctime form just does not say so.
+        when = when.replace(tzinfo=timezone.utc)
     return min(max(when, now), now + MAX_RETRY_AFTER)
 
 
