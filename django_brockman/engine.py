@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.dispatch import Signal
 from django.utils import timezone
 
@@ -65,6 +66,8 @@ class FlushOptions:
 
 
 ProgressCallback = Callable[[FlushResult], None]
+# An attempt and what it means; None means the trigger goes back unattempted.
+Judged = tuple[Attempt, Outcome | None]
 
 
 def flush(
@@ -87,8 +90,9 @@ def flush(
     does the end of *max_seconds*. An exception that is not FocusLab's answer (a bug in a
     backend, a database error) ends the run the same way, then is raised again.
     """
-    _check_positive(limit=limit, batch_size=batch_size, concurrency=concurrency)
-    _check_positive(max_seconds=max_seconds)
+    _check_positive(
+        limit=limit, batch_size=batch_size, concurrency=concurrency, max_seconds=max_seconds
+    )
     options = FlushOptions(
         limit=limit,
         batch_size=batch_size or conf.BATCH_SIZE,
@@ -97,6 +101,12 @@ def flush(
         lease_seconds=conf.LEASE_SECONDS,
         send_margin=conf.TIMEOUT + 1.0,
     )
+    if options.lease_seconds <= options.send_margin:
+        # Every trigger would be released unsent and claimed again, for ever.
+        raise ImproperlyConfigured(
+            f"BROCKMAN_LEASE_SECONDS ({options.lease_seconds}) must be longer than "
+            f"BROCKMAN_TIMEOUT plus one second ({options.send_margin})."
+        )
     run = FlushRun(
         options, using, stop or threading.Event(), policy or RetryPolicy.from_settings(), progress
     )
@@ -132,7 +142,7 @@ class FlushRun:
         self.result = FlushResult()
         self.claims: dict[uuid.UUID, Claim] = {}
         self.outstanding: Counter[uuid.UUID] = Counter()
-        self.buffer: list[Attempt] = []
+        self.buffer: list[Judged] = []
         self.buffered_since = 0.0
         self.started = time.monotonic()
         self.exhausted = False
@@ -170,7 +180,7 @@ class FlushRun:
         """
         try:
             for attempts in deliverer.results():
-                self.buffer.extend(attempts)
+                self.buffer.extend(self.judge_all(attempts))
             self.write_back()
         except Exception:
             logger.exception(
@@ -214,7 +224,9 @@ class FlushRun:
     def collect(self, attempts: list[Attempt]) -> None:
         if not self.buffer:
             self.buffered_since = time.monotonic()
-        self.buffer.extend(attempts)
+        # Judged at once, so that an answer that stops the run stops it before the
+        # next request, even though the result is written back later.
+        self.buffer.extend(self.judge_all(attempts))
         if self.buffer and (
             len(self.buffer) >= WRITE_BACK_SIZE
             or time.monotonic() - self.buffered_since >= WRITE_BACK_SECONDS
@@ -228,20 +240,19 @@ class FlushRun:
         The result must be written while the claim is still ours: once the lease ends,
         another flusher may claim the row and send it again.
         """
-        lease_ends = min(attempt.trigger.next_attempt_at for attempt in self.buffer)
+        lease_ends = min(attempt.trigger.next_attempt_at for attempt, _ in self.buffer)
         return timezone.now() + timedelta(seconds=self.options.send_margin) >= lease_ends
 
     def write_back(self) -> None:
         """Write the gathered results: per claim, successes and releases in one UPDATE each."""
-        attempts, self.buffer = self.buffer, []
+        judged, self.buffer = self.buffer, []
         now = timezone.now()
         sent: defaultdict[uuid.UUID, list[Trigger]] = defaultdict(list)
         unsent: defaultdict[uuid.UUID, list[int]] = defaultdict(list)
-        for attempt in attempts:
+        for attempt, outcome in judged:
             trigger = attempt.trigger
             token = trigger.claim_token
             assert token is not None
-            outcome = self.judge(attempt, now)
             if outcome is None:
                 unsent[token].append(trigger.pk)
             elif outcome.verdict is Verdict.SENT:
@@ -252,9 +263,13 @@ class FlushRun:
             self.settle_sent(self.claims[token], triggers, now)
         for token, ids in unsent.items():
             self.result.released += outbox.release(self.claims[token], ids)
-        self.forget_claims(attempts)
-        if attempts and self.progress is not None:
+        self.forget_claims(judged)
+        if judged and self.progress is not None:
             self.progress(self.result)
+
+    def judge_all(self, attempts: list[Attempt]) -> list[Judged]:
+        now = timezone.now()
+        return [(attempt, self.judge(attempt, now)) for attempt in attempts]
 
     def judge(self, attempt: Attempt, now: datetime) -> Outcome | None:
         """The attempt's outcome, or None when the trigger goes back unattempted."""
@@ -325,8 +340,8 @@ class FlushRun:
                     exc_info=response,
                 )
 
-    def forget_claims(self, attempts: list[Attempt]) -> None:
-        for attempt in attempts:
+    def forget_claims(self, judged: list[Judged]) -> None:
+        for attempt, _ in judged:
             token = attempt.trigger.claim_token
             assert token is not None
             self.outstanding[token] -= 1
