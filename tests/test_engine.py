@@ -17,10 +17,10 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_brockman import outbox, signals
-from django_brockman.backends.base import BaseBackend
 from django_brockman.engine import FlushResult, flush
 from django_brockman.models import Status, Trigger
 from tests.conftest import TRIGGER_URL
+from tests.testapp.backends import ExplodingBackend
 
 pytestmark = pytest.mark.django_db
 
@@ -40,17 +40,6 @@ def statuses() -> list[tuple[str, int]]:
 
 def sent_keys(mocked_api: responses.RequestsMock) -> list[str]:
     return [str(call.request.headers["Idempotency-Key"]) for call in mocked_api.calls]
-
-
-class ExplodingBackend(BaseBackend):
-    """Raises a bug's exception for the trigger on "page 1", accepts the others."""
-
-    sent: list[str] = []
-
-    def send(self, trigger: Trigger) -> None:
-        if trigger.obj == "page 1":
-            raise RuntimeError("bug in a backend")
-        ExplodingBackend.sent.append(trigger.obj)
 
 
 @pytest.fixture
@@ -384,7 +373,11 @@ def test_flush_backend_bug_stops_run_releases_rest_and_raises(concurrency: int) 
     ExplodingBackend.sent = []
 
     with pytest.raises(RuntimeError, match="bug in a backend"):
-        flush(backend="tests.test_engine.ExplodingBackend", batch_size=6, concurrency=concurrency)
+        flush(
+            backend="tests.testapp.backends.ExplodingBackend",
+            batch_size=6,
+            concurrency=concurrency,
+        )
 
     rows = {row.obj: row for row in Trigger.objects.all()}
     # The trigger that raised spent an attempt: one that always does cannot block the queue.
