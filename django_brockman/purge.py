@@ -7,26 +7,24 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from django_brockman.models import Status, Trigger
+from django_brockman.models import Trigger
 from django_brockman.outbox import db_alias
 
 DEFAULT_BATCH_SIZE = 1000
 
 
 class Finished(enum.Enum):
-    """Which finished triggers to purge."""
+    """Which finished triggers to purge; SENT and FAILED hold the Status values."""
 
     SENT = "sent"
     FAILED = "failed"
     ALL = "all"
 
     @property
-    def statuses(self) -> tuple[Status, ...]:
-        if self is Finished.SENT:
-            return (Status.SENT,)
-        if self is Finished.FAILED:
-            return (Status.FAILED,)
-        return (Status.SENT, Status.FAILED)
+    def statuses(self) -> tuple[str, ...]:
+        if self is Finished.ALL:
+            return (Finished.SENT.value, Finished.FAILED.value)
+        return (self.value,)
 
 
 def purge(
