@@ -476,3 +476,30 @@ def test_flush_reclaims_rows_whose_lease_expired(mocked_api: responses.RequestsM
 
     assert flush(concurrency=1).sent == 1
     assert sent_keys(mocked_api) == [str(trigger.uuid)]
+
+
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_flush_streams_the_backlog_in_batches(
+    mocked_api: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, concurrency: int
+) -> None:
+    # However long the queue, a run holds one batch beyond what is in flight: it claims
+    # only when the deliverer runs short, never the whole backlog.
+    make_triggers(120)
+    mocked_api.add(responses.POST, TRIGGER_URL, status=201)
+    claim_batch = outbox.claim_batch
+    held_at_claim: list[int] = []
+
+    def recording_claim(size: int, *args: Any, **kwargs: Any) -> outbox.Claim:
+        assert size <= 10
+        held_at_claim.append(Trigger.objects.filter(status=Status.SENDING).count())
+        return claim_batch(size, *args, **kwargs)
+
+    monkeypatch.setattr(outbox, "claim_batch", recording_claim)
+
+    result = flush(batch_size=10, concurrency=concurrency)
+
+    assert result.sent == 120
+    assert len(held_at_claim) == 13  # twelve batches, then one that finds nothing due
+    # Held: results not yet written back (at most a write-back group) and fewer than
+    # *concurrency* requests in flight.
+    assert max(held_at_claim) < 50 + concurrency
