@@ -18,17 +18,28 @@ if TYPE_CHECKING:
     from django_brockman.backends.base import BaseBackend
     from django_brockman.models import Trigger
 
+# How long the threaded deliverer waits for a result before it yields an empty group, so
+# the run can write back what it holds while slow requests are still in flight.
+POLL_SECONDS = 1.0
+
 
 @dataclass(frozen=True)
 class Attempt:
     """What happened to one trigger handed to a deliverer.
 
-    ``skipped`` means it was never sent (the run was halted first) and must be released.
+    ``skipped`` means it was never sent (the run was halted first, or no backend could be
+    made) and must be released. ``error`` is what sending raised: a FocusLabError, or
+    any other exception when a backend has a bug.
     """
 
     trigger: Trigger
-    error: FocusLabError | None = None
+    error: Exception | None = None
     skipped: bool = False
+
+    @property
+    def unexpected(self) -> bool:
+        """Whether the error is a bug rather than FocusLab's answer."""
+        return self.error is not None and not isinstance(self.error, FocusLabError)
 
 
 BackendFactory = Callable[[], "BaseBackend"]
@@ -49,17 +60,19 @@ class Deliverer(Protocol):
 class Sender:
     """Sends one trigger, unless the run is halted or its lease is about to end."""
 
-    halt: threading.Event
+    halted: Callable[[], bool]
     # A request is started only if the lease outlives its longest possible duration,
     # so no trigger is ever sent by a flusher that may already have lost it.
     margin: timedelta
 
     def __call__(self, backend: BaseBackend, trigger: Trigger) -> Attempt:
-        if self.halt.is_set() or timezone.now() + self.margin >= trigger.next_attempt_at:
+        if self.halted() or timezone.now() + self.margin >= trigger.next_attempt_at:
             return Attempt(trigger, skipped=True)
         try:
             backend.send(trigger)
-        except FocusLabError as exc:
+        except Exception as exc:
+            # Caught broadly so that a buggy backend cannot lose the results of the
+            # other triggers in flight; the run decides what to do about it.
             return Attempt(trigger, error=exc)
         return Attempt(trigger)
 
@@ -97,7 +110,10 @@ class ThreadedDeliverer:
         self.make_backend = make_backend
         self.send = send
         self.local = threading.local()
-        self.backends: list[BaseBackend] = []
+        # Built here, in the caller's thread, so that a configuration error is raised
+        # before anything is claimed; the first delivery thread takes it over.
+        self.spare: list[BaseBackend] = [make_backend()]
+        self.backends: list[BaseBackend] = list(self.spare)
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="brockman")
         self.futures: set[Future[Attempt]] = set()
@@ -110,22 +126,39 @@ class ThreadedDeliverer:
         self.futures.add(self.pool.submit(self._send, trigger))
 
     def _send(self, trigger: Trigger) -> Attempt:
-        backend: BaseBackend | None = getattr(self.local, "backend", None)
-        if backend is None:
-            backend = self.local.backend = self.make_backend()
-            backend.open()
-            with self.lock:
-                self.backends.append(backend)
+        try:
+            backend = self._backend()
+        except Exception as exc:
+            return Attempt(trigger, error=exc, skipped=True)
         return self.send(backend, trigger)
 
+    def _backend(self) -> BaseBackend:
+        backend: BaseBackend | None = getattr(self.local, "backend", None)
+        if backend is None:
+            with self.lock:
+                backend = self.spare.pop() if self.spare else None
+            if backend is None:
+                backend = self.make_backend()
+                with self.lock:
+                    self.backends.append(backend)
+            backend.open()
+            self.local.backend = backend
+        return backend
+
     def results(self) -> Iterator[list[Attempt]]:
-        """Yield attempts as they complete, grouped, until nothing is in flight."""
+        """Yield attempts as they complete, grouped, until nothing is in flight.
+
+        A group may be empty: nothing completed within POLL_SECONDS.
+        """
         while self.futures:
-            done, self.futures = wait(self.futures, return_when=FIRST_COMPLETED)
+            done, self.futures = wait(
+                self.futures, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED
+            )
             yield [future.result() for future in done]
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True)
+        # Anything still queued here was never collected: do not send it after the run.
+        self.pool.shutdown(wait=True, cancel_futures=True)
         for backend in self.backends:
             backend.close()
 

@@ -10,7 +10,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+from django.dispatch import Signal
 from django.utils import timezone
 
 from django_brockman import outbox, signals
@@ -63,6 +66,8 @@ class FlushOptions:
 
 
 ProgressCallback = Callable[[FlushResult], None]
+# An attempt and what it means; None means the trigger goes back unattempted.
+Judged = tuple[Attempt, Outcome | None]
 
 
 def flush(
@@ -81,8 +86,13 @@ def flush(
     *max_seconds* have passed, *stop* is set, or FocusLab rejects the configuration.
 
     Arguments left as None come from the settings. Setting *stop* from another thread
-    (a signal handler) lets requests in flight finish and releases the rest unsent.
+    (a signal handler) lets requests in flight finish and releases the rest unsent; so
+    does the end of *max_seconds*. An exception that is not FocusLab's answer (a bug in a
+    backend, a database error) ends the run the same way, then is raised again.
     """
+    _check_positive(
+        limit=limit, batch_size=batch_size, concurrency=concurrency, max_seconds=max_seconds
+    )
     options = FlushOptions(
         limit=limit,
         batch_size=batch_size or conf.BATCH_SIZE,
@@ -91,10 +101,23 @@ def flush(
         lease_seconds=conf.LEASE_SECONDS,
         send_margin=conf.TIMEOUT + 1.0,
     )
-    halt = stop or threading.Event()
-    run = FlushRun(options, using, halt, policy or RetryPolicy.from_settings(), progress)
-    sender = Sender(halt, timedelta(seconds=options.send_margin))
+    if options.lease_seconds <= options.send_margin:
+        # Every trigger would be released unsent and claimed again, for ever.
+        raise ImproperlyConfigured(
+            f"BROCKMAN_LEASE_SECONDS ({options.lease_seconds}) must be longer than "
+            f"BROCKMAN_TIMEOUT plus one second ({options.send_margin})."
+        )
+    run = FlushRun(
+        options, using, stop or threading.Event(), policy or RetryPolicy.from_settings(), progress
+    )
+    sender = Sender(run.halted, timedelta(seconds=options.send_margin))
     return run.execute(make_deliverer(lambda: get_backend(backend), sender, options.concurrency))
+
+
+def _check_positive(**values: float | None) -> None:
+    for name, value in values.items():
+        if value is not None and not value > 0:
+            raise ValueError(f"flush() needs {name} above 0 or None, got {value!r}.")
 
 
 class FlushRun:
@@ -104,42 +127,80 @@ class FlushRun:
         self,
         options: FlushOptions,
         using: str | None,
-        halt: threading.Event,
+        stop: threading.Event,
         policy: RetryPolicy,
         progress: ProgressCallback | None,
     ) -> None:
         self.options = options
         self.using = using
-        self.halt = halt
+        # *stop* is the caller's (a signal); *halt* is the run's own (a configuration
+        # error, an unexpected error). Either one ends the run the same way.
+        self.stop = stop
+        self.halt = threading.Event()
         self.policy = policy
         self.progress = progress
         self.result = FlushResult()
         self.claims: dict[uuid.UUID, Claim] = {}
         self.outstanding: Counter[uuid.UUID] = Counter()
-        self.buffer: list[Attempt] = []
+        self.buffer: list[Judged] = []
         self.buffered_since = 0.0
         self.started = time.monotonic()
         self.exhausted = False
+        # The first exception that was not FocusLab's answer, raised once the run is over.
+        self.crash: Exception | None = None
 
     def execute(self, deliverer: Deliverer) -> FlushResult:
         try:
-            self.refill(deliverer)
-            for attempts in deliverer.results():
-                self.collect(attempts)
-                self.refill(deliverer)
+            try:
+                self.deliver(deliverer)
+            except BaseException:
+                self.halt.set()
+                self.salvage(deliverer)
+                raise
         finally:
             deliverer.close()
-            self.write_back()
-        self.result.interrupted = self.halt.is_set() and self.result.error is None
+        self.result.interrupted = self.stop.is_set() and self.result.error is None
+        if self.crash is not None:
+            raise self.crash
         return self.result
+
+    def deliver(self, deliverer: Deliverer) -> None:
+        self.refill(deliverer)
+        for attempts in deliverer.results():
+            self.collect(attempts)
+            self.refill(deliverer)
+        self.write_back()
+
+    def salvage(self, deliverer: Deliverer) -> None:
+        """After an exception: let requests in flight end, write back what is known, and
+        release what was never sent.
+
+        Rows whose results cannot be written stay claimed until their lease ends, then
+        are sent again with the same Idempotency-Key, exactly as after a crash.
+        """
+        try:
+            for attempts in deliverer.results():
+                self.buffer.extend(self.judge_all(attempts))
+            self.write_back()
+        except Exception:
+            logger.exception(
+                "Could not hand back the triggers this run claimed; they become due again "
+                "when their lease ends."
+            )
+
+    def halted(self) -> bool:
+        """Whether to start no more requests. Asked from the delivery threads too."""
+        return self.halt.is_set() or self.stop.is_set() or self.out_of_time()
+
+    def out_of_time(self) -> bool:
+        max_seconds = self.options.max_seconds
+        return max_seconds is not None and time.monotonic() - self.started >= max_seconds
 
     def may_claim(self) -> bool:
         options = self.options
-        if self.exhausted or self.halt.is_set():
+        if self.exhausted or self.halted():
             return False
-        if options.limit is not None and self.result.claimed >= options.limit:
-            return False
-        return options.max_seconds is None or time.monotonic() - self.started < options.max_seconds
+        return options.limit is None or self.result.claimed < options.limit
 
     def refill(self, deliverer: Deliverer) -> None:
         # Claim only when the deliverer runs short, so a flusher holds at most one batch
@@ -163,37 +224,57 @@ class FlushRun:
     def collect(self, attempts: list[Attempt]) -> None:
         if not self.buffer:
             self.buffered_since = time.monotonic()
-        self.buffer.extend(attempts)
-        if (
+        # Judged at once, so that an answer that stops the run stops it before the
+        # next request, even though the result is written back later.
+        self.buffer.extend(self.judge_all(attempts))
+        if self.buffer and (
             len(self.buffer) >= WRITE_BACK_SIZE
             or time.monotonic() - self.buffered_since >= WRITE_BACK_SECONDS
+            or self.lease_ending()
         ):
             self.write_back()
 
+    def lease_ending(self) -> bool:
+        """Whether a held result could outlive its lease by waiting for one more request.
+
+        The result must be written while the claim is still ours: once the lease ends,
+        another flusher may claim the row and send it again.
+        """
+        lease_ends = min(attempt.trigger.next_attempt_at for attempt, _ in self.buffer)
+        return timezone.now() + timedelta(seconds=self.options.send_margin) >= lease_ends
+
     def write_back(self) -> None:
-        """Write the gathered results: each claim's successes in one UPDATE."""
-        attempts, self.buffer = self.buffer, []
+        """Write the gathered results: per claim, successes and releases in one UPDATE each."""
+        judged, self.buffer = self.buffer, []
         now = timezone.now()
         sent: defaultdict[uuid.UUID, list[Trigger]] = defaultdict(list)
-        for attempt in attempts:
+        unsent: defaultdict[uuid.UUID, list[int]] = defaultdict(list)
+        for attempt, outcome in judged:
             trigger = attempt.trigger
             token = trigger.claim_token
             assert token is not None
-            outcome = self.judge(attempt, now)
             if outcome is None:
-                self.result.released += outbox.release(self.claims[token], [trigger.pk])
+                unsent[token].append(trigger.pk)
             elif outcome.verdict is Verdict.SENT:
                 sent[token].append(trigger)
             else:
                 self.settle(self.claims[token], trigger, outcome)
         for token, triggers in sent.items():
             self.settle_sent(self.claims[token], triggers, now)
-        self.forget_claims(attempts)
-        if attempts and self.progress is not None:
+        for token, ids in unsent.items():
+            self.result.released += outbox.release(self.claims[token], ids)
+        self.forget_claims(judged)
+        if judged and self.progress is not None:
             self.progress(self.result)
+
+    def judge_all(self, attempts: list[Attempt]) -> list[Judged]:
+        now = timezone.now()
+        return [(attempt, self.judge(attempt, now)) for attempt in attempts]
 
     def judge(self, attempt: Attempt, now: datetime) -> Outcome | None:
         """The attempt's outcome, or None when the trigger goes back unattempted."""
+        if attempt.unexpected:
+            self.abort(attempt)
         if attempt.skipped:
             return None
         outcome = self.policy.decide(attempt.error, attempt.trigger.attempts + 1, now)
@@ -204,6 +285,18 @@ class FlushRun:
             self.halt.set()
             return None
         return outcome
+
+    def abort(self, attempt: Attempt) -> None:
+        """Stop the run after an exception that is not FocusLab's answer: a bug."""
+        assert attempt.error is not None
+        if self.crash is None:
+            self.crash = attempt.error
+            logger.error(
+                "Stopping the flush: sending trigger %s raised an unexpected error",
+                attempt.trigger.uuid,
+                exc_info=attempt.error,
+            )
+        self.halt.set()
 
     def settle(self, claim: Claim, trigger: Trigger, outcome: Outcome) -> None:
         trigger.attempts += 1
@@ -220,7 +313,7 @@ class FlushRun:
             self.result.failed += written
             logger.warning("Trigger %s failed: %s", trigger.uuid, outcome.error)
             if written:
-                signals.trigger_failed.send(Trigger, trigger=trigger, error=outcome.error)
+                self.notify(signals.trigger_failed, trigger=trigger, error=outcome.error)
         self.result.lost += 1 - written
 
     def settle_sent(self, claim: Claim, triggers: list[Trigger], now: datetime) -> None:
@@ -233,10 +326,22 @@ class FlushRun:
             logger.debug("Trigger %s sent", trigger.uuid)
         if written and signals.trigger_sent.has_listeners():
             for trigger in triggers:
-                signals.trigger_sent.send(Trigger, trigger=trigger)
+                self.notify(signals.trigger_sent, trigger=trigger)
 
-    def forget_claims(self, attempts: list[Attempt]) -> None:
-        for attempt in attempts:
+    @staticmethod
+    def notify(signal: Signal, **kwargs: Any) -> None:
+        # A receiver's error must not stop the write-back: the results not yet written
+        # would be lost and their triggers sent again.
+        for receiver, response in signal.send_robust(Trigger, **kwargs):
+            if isinstance(response, Exception):
+                logger.error(
+                    "A receiver of a django_brockman signal raised (%r)",
+                    receiver,
+                    exc_info=response,
+                )
+
+    def forget_claims(self, judged: list[Judged]) -> None:
+        for attempt, _ in judged:
             token = attempt.trigger.claim_token
             assert token is not None
             self.outstanding[token] -= 1

@@ -46,14 +46,32 @@ def claim_batch(size: int, lease_seconds: float, using: str | None = None) -> Cl
             rows = list(due.select_for_update(skip_locked=True)[:size])
             _mark_claimed(due.filter(pk__in=[row.pk for row in rows]), token, lease_ends, now)
     else:
-        ids = list(due.values_list("pk", flat=True)[:size])
-        _mark_claimed(due.filter(pk__in=ids), token, lease_ends, now)
-        rows = list(Trigger.objects.using(alias).filter(pk__in=ids, claim_token=token))
-        rows.sort(key=lambda row: (row.next_attempt_at, row.pk))
+        rows = _claim_unlocked(due, size, token, lease_ends, now)
     for row in rows:
         row.status, row.claim_token = Status.SENDING, token
         row.next_attempt_at, row.updated_at = lease_ends, now
     return Claim(token=token, using=alias, triggers=rows)
+
+
+# How often a flusher without SKIP LOCKED tries again after others took every row it
+# picked. Each lost race means another flusher claimed rows, so the queue moved on.
+CLAIM_RACES = 10
+
+
+def _claim_unlocked(
+    due: TriggerQuerySet, size: int, token: uuid.UUID, lease_ends: datetime, now: datetime
+) -> list[Trigger]:
+    """Claim with a conditional UPDATE: each UPDATE statement is atomic, and it takes only
+    rows that are still due, so rows another flusher claimed meanwhile are left to it."""
+    for _ in range(CLAIM_RACES):
+        ids = list(due.values_list("pk", flat=True)[:size])
+        if not ids:
+            return []
+        if _mark_claimed(due.filter(pk__in=ids), token, lease_ends, now):
+            claimed = Trigger.objects.using(due.db).filter(pk__in=ids, claim_token=token)
+            order = {pk: position for position, pk in enumerate(ids)}  # oldest due first
+            return sorted(claimed, key=lambda row: order[row.pk])
+    return []
 
 
 def _mark_claimed(
@@ -126,6 +144,10 @@ def requeue_failed(using: str | None = None) -> int:
         .filter(status=Status.FAILED)
         .update(status=Status.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
     )
+
+
+def count_failed(using: str | None = None) -> int:
+    return Trigger.objects.using(db_alias(using)).filter(status=Status.FAILED).count()
 
 
 def count_due(using: str | None = None) -> int:

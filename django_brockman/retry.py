@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 
 from django_brockman.conf import conf
@@ -18,6 +18,13 @@ from django_brockman.exceptions import (
 
 # Statuses that say "try again later" rather than "this trigger is bad".
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
+
+# A Retry-After further away than this is taken to mean this: a server's typo or a
+# broken date must not park a trigger for years (or overflow a datetime).
+MAX_RETRY_AFTER = timedelta(days=1)
+
+# 2**64 times any sensible base is far beyond any cap; a larger exponent would overflow.
+MAX_EXPONENT = 64
 
 
 class Verdict(enum.Enum):
@@ -36,19 +43,26 @@ class Outcome:
 
 
 def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
-    """Return the time a ``Retry-After`` header (seconds or HTTP-date) points to."""
+    """Return the time a ``Retry-After`` header (seconds or HTTP-date) points to.
+
+    None when there is no usable header; never past, and never more than
+    MAX_RETRY_AFTER ahead.
+    """
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return now + timedelta(seconds=int(value))
+    if value.isascii() and value.isdigit():
+        # Long digit strings are not parsed at all: int() refuses thousands of digits.
+        seconds = int(value) if len(value) < 10 else 10**9
+        return now + min(timedelta(seconds=seconds), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
     if when.tzinfo is None:
-        return None
-    return max(when, now)
+        # HTTP dates are always GMT; the obsolete asctime form just does not say so.
+        when = when.replace(tzinfo=timezone.utc)
+    return min(max(when, now), now + MAX_RETRY_AFTER)
 
 
 @dataclass(frozen=True)
@@ -70,29 +84,50 @@ class RetryPolicy:
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the *attempts*-th failed attempt (1-based)."""
-        ceiling = min(self.cap, self.base * 2 ** max(attempts - 1, 0))
+        exponent = min(max(attempts - 1, 0), MAX_EXPONENT)
+        ceiling = min(self.cap, self.base * 2**exponent)
         return self.rng.uniform(0, ceiling)
 
-    def decide(self, error: FocusLabError | None, attempts: int, now: datetime) -> Outcome:
-        """Judge an attempt: *error* is None on success, *attempts* counts this one."""
+    def decide(self, error: Exception | None, attempts: int, now: datetime) -> Outcome:
+        """Judge an attempt: *error* is None on success, *attempts* counts this one.
+
+        An exception that is not a FocusLabError (a bug in a backend) is retried like an
+        outage: it says nothing against the trigger, but a trigger that always causes
+        it still ends failed after the last attempt instead of blocking the queue.
+        """
         if error is None:
             return Outcome(Verdict.SENT)
+        if not isinstance(error, FocusLabError):
+            return self.retry_later(attempts, now, f"{type(error).__name__}: {error}")
         reason = str(error)
         if isinstance(error, (BadAPIKey, ResourceNotFound)):
             return Outcome(Verdict.STOP, error=reason)
         if not self.is_retryable(error):
             return Outcome(Verdict.FAILED, error=reason)
+        return self.retry_later(attempts, now, reason, error.retry_after)
+
+    def retry_later(
+        self, attempts: int, now: datetime, reason: str, retry_after: str | None = None
+    ) -> Outcome:
+        """Retry after a backoff, or never sooner than *retry_after*; fail after the last."""
         if attempts >= self.max_attempts:
             return Outcome(Verdict.FAILED, error=f"gave up after {attempts} attempts: {reason}")
         retry_at = now + timedelta(seconds=self.backoff(attempts))
-        not_before = parse_retry_after(error.retry_after, now)
+        not_before = parse_retry_after(retry_after, now)
         if not_before is not None and not_before > retry_at:
             retry_at = not_before
         return Outcome(Verdict.RETRY, retry_at=retry_at, error=reason)
 
     @staticmethod
     def is_retryable(error: FocusLabError) -> bool:
+        """Whether the error says "later" rather than "this trigger is bad".
+
+        Only a 4xx blames the trigger. Other unexpected statuses (a 200 or a redirect
+        from a proxy in the way) prove nothing against it, so they are retried too.
+        """
         if isinstance(error, NetworkError):
             return True
         status = error.status
-        return status is not None and (status >= 500 or status in RETRYABLE_STATUSES)
+        if status is None or status in RETRYABLE_STATUSES:
+            return True
+        return not 400 <= status < 500

@@ -10,13 +10,15 @@ from types import FrameType
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, SystemCheckError
+from django.db import close_old_connections, connections
 
 from django_brockman import engine, outbox
 from django_brockman.engine import FlushResult
 from django_brockman.progress import ProgressBar, log_each_trigger
 
-# Exit statuses, documented in README.rst.
+# Exit statuses, documented in README.rst: 0 the run completed (or was stopped by a
+# signal), 1 an unexpected error (with its traceback), 2 bad command-line options.
 EXIT_CONFIGURATION = 3
 
 
@@ -63,14 +65,26 @@ class Command(BaseCommand):
         )
         parser.add_argument("--database", help="Database alias of the outbox.")
 
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        try:
+            return super().execute(*args, **options)
+        except SystemCheckError as exc:
+            # A failed system check is a configuration error like any other.
+            exc.returncode = EXIT_CONFIGURATION
+            raise
+
     def handle(self, *args: Any, **options: Any) -> None:
         using = options["database"]
+        if using is not None and using not in connections:
+            raise CommandError(
+                f"No database {using!r} in DATABASES.", returncode=EXIT_CONFIGURATION
+            )
+        if options["dry_run"]:
+            self.dry_run(options)
+            return
         if options["retry_failed"]:
             count = outbox.requeue_failed(using)
             self.stdout.write(f"Requeued {count} failed triggers.")
-        if options["dry_run"]:
-            self.stdout.write(f"{outbox.count_due(using)} triggers are due; none was sent.")
-            return
         stop = threading.Event()
         previous = self.install_signal_handlers(stop)
         try:
@@ -80,6 +94,13 @@ class Command(BaseCommand):
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+    def dry_run(self, options: dict[str, Any]) -> None:
+        using = options["database"]
+        if options["retry_failed"]:
+            failed = outbox.count_failed(using)
+            self.stdout.write(f"{failed} failed triggers would be requeued.")
+        self.stdout.write(f"{outbox.count_due(using)} triggers are due; none was sent.")
 
     def run(self, options: dict[str, Any], stop: threading.Event) -> None:
         while True:
@@ -93,6 +114,9 @@ class Command(BaseCommand):
                 raise CommandError(result.error, returncode=EXIT_CONFIGURATION)
             if not options["loop"] or stop.wait(0 if result.claimed else options["interval"]):
                 return
+            # A worker lives for days: drop connections the database closed or that
+            # outlived CONN_MAX_AGE, as Django does between requests.
+            close_old_connections()
 
     def progress_bar(self, options: dict[str, Any]) -> ProgressBar | None:
         # Only for a person watching: not in cron (no terminal), not in a --loop that
