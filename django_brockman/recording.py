@@ -61,6 +61,24 @@ def build_trigger(
     return Trigger(**fields)
 
 
+def check_fields(
+    action: object,
+    obj: object,
+    identities: Mapping[str, Any] | None = None,
+    attributes: Mapping[str, Any] | None = None,
+    variables: Mapping[str, Any] | None = None,
+    *,
+    actor_id: object = None,
+) -> None:
+    """Validate a trigger that will not be recorded (recording is off, or consent was
+    refused), so that a mistake in the call still fails in tests and on staging.
+
+    The actor is checked only when given: a refused visitor may well have none.
+    """
+    placeholder = "-" if actor_id is None else validate_actor_id(actor_id)
+    build_trigger(placeholder, action, obj, identities, attributes, variables)
+
+
 def prepare_trigger(
     request: HttpRequest | None,
     action: object,
@@ -103,6 +121,7 @@ def record_trigger(
     ValueError here, and nothing is stored.
     """
     if not may_record(request):
+        check_fields(action, obj, identities, attributes, variables, actor_id=actor_id)
         return None
     trigger = prepare_trigger(
         request, action, obj, identities, attributes, variables, actor_id=actor_id
@@ -131,10 +150,12 @@ async def arecord_trigger(
     database query in the event loop.
     """
     if not conf.ENABLED:
+        check_fields(action, obj, identities, attributes, variables, actor_id=actor_id)
         return None
     if request is not None and _needs_user(request, actor_id):
         await _load_user(request)
     if not may_record(request):
+        check_fields(action, obj, identities, attributes, variables, actor_id=actor_id)
         return None
     trigger = prepare_trigger(
         request, action, obj, identities, attributes, variables, actor_id=actor_id

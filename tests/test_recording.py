@@ -254,6 +254,27 @@ def test_record_trigger_without_request_is_not_refused() -> None:
     assert record_trigger(None, "imported", "order", actor_id="a") is not None
 
 
+@override_settings(BROCKMAN_ENABLED=False)
+def test_record_trigger_disabled_still_rejects_bad_input(rf: RequestFactory) -> None:
+    with pytest.raises(TypeError, match="variables\\['when'\\]"):
+        record_trigger(rf.get("/"), "viewed", "page", actor_id="a", variables={"when": object()})
+
+
+@override_settings(BROCKMAN_CONSENT="django_brockman.consent.honour_do_not_track")
+def test_record_trigger_refused_consent_still_rejects_bad_input(rf: RequestFactory) -> None:
+    request = rf.get("/", headers={"DNT": "1"})
+    with pytest.raises(ValueError, match="obj must not be empty"):
+        record_trigger(request, "viewed", "", actor_id="a")
+    # A refused visitor may have no actor at all: that is not a mistake in the call.
+    assert record_trigger(request, "viewed", "page") is None
+
+
+@override_settings(BROCKMAN_ENABLED=False)
+def test_arecord_trigger_disabled_still_rejects_bad_input() -> None:
+    with pytest.raises(TypeError, match="action must be a str"):
+        run_async(arecord_trigger(None, 42, "page", actor_id="a"))  # type: ignore[arg-type]
+
+
 # arecord_trigger
 
 
