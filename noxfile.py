@@ -125,7 +125,7 @@ def coverage(session: nox.Session) -> None:
 @nox.session(python=DEFAULT_PYTHON)
 def package(session: nox.Session) -> None:
     """Build, twine check, install the wheel in a fresh venv and run the example on it."""
-    session.install("build", "twine", "-c", TOOLS)
+    session.install("build", "twine", "trove-classifiers", "-c", TOOLS)
     session.run("python", ".ci/package_check.py")
 
 
@@ -146,6 +146,8 @@ def tests(session: nox.Session, django: str) -> None:
         "makemigrations",
         "--check",
         "--dry-run",
+        "django_brockman",
+        "testapp",
         env={"DJANGO_SETTINGS_MODULE": "tests.settings"},
     )
     session.run("python", "-m", "pytest", *session.posargs)

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Packaging gate: build, check and install the distributions, then run the example on them.
 
-Needs ``build`` and ``twine`` importable by the Python that runs it (``nox -s package``
-installs them). Exits non-zero, naming what is wrong, on the first failure.
+Needs ``build``, ``twine`` and ``trove-classifiers`` importable by the Python that runs it
+(``nox -s package`` installs them). Exits non-zero, naming what is wrong, on the first failure.
 """
 
 from __future__ import annotations
 
+import email
 import os
 import shutil
 import subprocess
@@ -18,12 +19,14 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
+import trove_classifiers
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "django_brockman"
 # What MANIFEST.in promises beyond the package itself, and what it keeps out.
 SDIST_EXTRAS = {"README.rst", "CHANGELOG.rst", "LICENSE", "setup.cfg", "pyproject.toml"}
 SDIST_PRUNED = ("tests/", "example_project/", "benchmarks/", ".ci/")
-REQUIRED = {f"{PACKAGE}/py.typed", f"{PACKAGE}/migrations/0001_initial.py"}
+REQUIRED = {f"{PACKAGE}/py.typed"}
 
 
 def run(
@@ -78,7 +81,13 @@ def check_sdist(sdist: Path, files: set[str]) -> None:
 def check_wheel(wheel: Path, files: set[str]) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
+        [metadata] = [name for name in names if name.endswith(".dist-info/METADATA")]
+        headers = email.message_from_bytes(archive.read(metadata))
     expect(wheel.name, names, files | REQUIRED, ("tests/", "example_project/", "benchmarks/"))
+    # PyPI refuses an upload with a classifier it does not know.
+    unknown = sorted(set(headers.get_all("Classifier", [])) - trove_classifiers.classifiers)
+    if unknown:
+        fail(f"unknown classifiers: {', '.join(unknown)}")
 
 
 def build(work: Path) -> tuple[Path, Path]:
@@ -125,8 +134,9 @@ def check_example(work: Path, python: Path) -> None:
     manage = site / "manage.py"
     run(python, manage, "check", "--fail-level", "WARNING", cwd=site, env=env)
     run(python, manage, "migrate", "--no-input", cwd=site, env=env, quiet=True)
-    # A model change that lacks a migration fails here, before any user meets it.
-    run(python, manage, "makemigrations", "--check", "--dry-run", cwd=site, env=env)
+    # A model change that lacks a migration fails here, before any user meets it. The label
+    # makes a package whose migrations were all dropped count as changed, not unmigrated.
+    run(python, manage, "makemigrations", "--check", "--dry-run", PACKAGE, cwd=site, env=env)
     # Record over HTTP and flush to the stand-in receiver, all from the installed package.
     run(python, site / "demo.py", cwd=site, env=env)
 
