@@ -87,9 +87,26 @@ def activate_pyenv_interpreters() -> None:
 activate_pyenv_interpreters()
 
 
+def pins(text: str) -> list[tuple[str, str]]:
+    """Every ``name==version`` in *text*, names lowercased."""
+    return [(name.lower(), version) for name, version in re.findall(r"([\w.-]+)==([\w.]+)", text)]
+
+
+def check_pre_commit_pins(session: nox.Session) -> None:
+    """pre-commit must run the tools at the versions CI runs them."""
+    tools = dict(pins(Path(TOOLS).read_text()))
+    hooks = pins((ROOT / ".pre-commit-config.yaml").read_text())
+    drifted = sorted(
+        {f"{name}=={version}" for name, version in hooks if tools.get(name) != version}
+    )
+    if drifted:
+        session.error(f".pre-commit-config.yaml pins {', '.join(drifted)}; not .ci/tools.txt's")
+
+
 @nox.session(python=DEFAULT_PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff: lint and format check."""
+    check_pre_commit_pins(session)
     session.install("ruff", "-c", TOOLS)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
