@@ -61,6 +61,12 @@ def test_check_backend_unimportable_is_e004() -> None:
     assert ids() == ["brockman.E004"]
 
 
+@override_settings(BROCKMAN_API_KEY="", BROCKMAN_BACKEND="no.such.Backend")
+def test_check_backend_unimportable_reports_only_e004_without_key() -> None:
+    # Whether the backend needs a key is unknown until it imports: one error, not two.
+    assert ids() == ["brockman.E004"]
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [

@@ -18,7 +18,16 @@ from typing import Any
 import pytest
 import requests
 
-from django_brockman.receiver import DROP, SLOW, Faults, Receiver, is_json_type
+from django_brockman.receiver import (
+    DROP,
+    MAX_HEADERS,
+    MAX_LINE_BYTES,
+    SLOW,
+    Faults,
+    Receiver,
+    is_json_type,
+)
+from django_brockman.receiver import main as receiver_main
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "receiver-test-key"
@@ -469,3 +478,125 @@ def test_cli_serves_until_signal_and_never_prints_key(
     assert process.returncode == 0, stderr
     assert "'viewed' 'home page' actor='actor-1'" in stdout
     assert API_KEY not in ready + stdout + stderr
+
+
+def raw_exchange(receiver: Receiver, *parts: bytes) -> bytes:
+    """Send *parts* on one connection, then read until the receiver closes it."""
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=5) as sock:
+        for part in parts:
+            sock.sendall(part)
+        return b"".join(iter(lambda: sock.recv(4096), b""))
+
+
+def test_faults_with_negative_durations_raise() -> None:
+    with pytest.raises(ValueError, match="must not be negative"):
+        Faults(latency=-0.1)
+
+
+def test_header_line_too_long_is_431(receiver: Receiver) -> None:
+    line = b"X-Long: " + b"a" * MAX_LINE_BYTES + b"\r\n"
+
+    answer = raw_exchange(receiver, b"POST /api/v1/trigger/ HTTP/1.1\r\n" + line + b"\r\n")
+
+    assert answer.split(b" ")[1] == b"431"
+    assert receiver.count == 0
+
+
+def test_too_many_headers_is_431(receiver: Receiver) -> None:
+    lines = b"".join(b"X-Field-%d: 1\r\n" % number for number in range(MAX_HEADERS + 1))
+
+    answer = raw_exchange(receiver, b"POST /api/v1/trigger/ HTTP/1.1\r\n" + lines + b"\r\n")
+
+    assert answer.split(b" ")[1] == b"431"
+
+
+def test_http_1_0_connection_is_closed_after_the_answer(receiver: Receiver) -> None:
+    answer = raw_exchange(receiver, b"GET /_received/ HTTP/1.0\r\n\r\n")
+
+    assert answer.split(b" ")[1] == b"200"
+    assert answer.endswith(b"[]")
+
+
+def test_expect_100_continue_is_answered_before_the_body(receiver: Receiver) -> None:
+    body = json.dumps(TRIGGER).encode()
+    head = (
+        b"POST /api/v1/trigger/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\nX-FL-API-KEY: " + API_KEY.encode() + b"\r\n"
+        b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=5) as sock:
+        sock.sendall(head)
+        interim = sock.recv(4096)
+        sock.sendall(body)
+        answer = b"".join(iter(lambda: sock.recv(4096), b""))
+
+    assert interim.startswith(b"HTTP/1.1 100 ")
+    assert answer.split(b" ")[1] == b"201"
+    assert receiver.count == 1
+
+
+def test_client_hanging_up_mid_body_records_nothing(receiver: Receiver) -> None:
+    with socket.create_connection(("127.0.0.1", receiver.port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /api/v1/trigger/ HTTP/1.1\r\nContent-Length: 100\r\n\r\n" + b'{"actor_id"'
+        )
+        sock.shutdown(socket.SHUT_WR)
+        answer = b"".join(iter(lambda: sock.recv(4096), b""))
+
+    assert answer == b""
+    assert (receiver.count, receiver.rejected) == (0, [])
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [("POST", "/_received/", "GET, DELETE"), ("PUT", "/", "GET")],
+)
+def test_inspection_pages_with_other_methods_are_405(
+    receiver: Receiver, session: requests.Session, method: str, path: str, allow: str
+) -> None:
+    response = session.request(method, base_url(receiver) + path, timeout=5)
+
+    assert (response.status_code, response.headers["Allow"]) == (405, allow)
+
+
+def test_script_returning_a_non_status_fails_the_request_loudly(
+    receiver: Receiver, session: requests.Session, capsys: pytest.CaptureFixture[str]
+) -> None:
+    receiver.faults = Faults(script=lambda number, body: 700)
+
+    with pytest.raises(requests.ConnectionError):
+        post(session, receiver)
+
+    assert "Faults.script returned 700" in capsys.readouterr().err
+    assert receiver.count == 0
+
+
+def test_start_and_stop_twice_are_harmless(receiver: Receiver, session: requests.Session) -> None:
+    port = receiver.port
+    receiver.start()
+
+    assert (receiver.port, post(session, receiver).status_code) == (port, 201)
+    receiver.stop()
+    receiver.stop()
+
+
+def test_port_before_start_raises() -> None:
+    with pytest.raises(RuntimeError, match="no port until it is started"):
+        _ = Receiver().port
+
+
+def test_cli_with_negative_latency_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        receiver_main(["--latency", "-1"])
+
+    assert exited.value.code == 2
+    assert "--latency must not be negative" in capsys.readouterr().err
+
+
+def test_cli_on_a_busy_port_exits_1(
+    receiver: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = receiver_main(["--port", str(receiver.port), "--quiet"])
+
+    assert status == 1
+    assert f"Cannot listen on 127.0.0.1:{receiver.port}" in capsys.readouterr().err
