@@ -123,6 +123,8 @@ def mypy(session: nox.Session) -> None:
         "django-stubs",
         "types-requests",
         "types-PyMySQL",
+        # The pytest plugin's types come from pytest itself.
+        "pytest",
         "-c",
         TOOLS,
     )
