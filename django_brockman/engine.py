@@ -8,7 +8,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.utils import timezone
@@ -63,6 +63,15 @@ class FlushOptions:
 
 
 ProgressCallback = Callable[[FlushResult], None]
+
+
+@dataclass
+class Results:
+    """One claim's share of a write-back, by what happens to the rows."""
+
+    sent: list[Trigger] = field(default_factory=list)
+    retried: list[tuple[Trigger, Outcome]] = field(default_factory=list)
+    released: list[Trigger] = field(default_factory=list)
 
 
 def flush(
@@ -171,23 +180,29 @@ class FlushRun:
             self.write_back()
 
     def write_back(self) -> None:
-        """Write the gathered results: each claim's successes in one UPDATE."""
+        """Write the gathered results: per claim, one UPDATE each for the sent, the
+        retried and the released rows; one per failed row, for its signal."""
         attempts, self.buffer = self.buffer, []
         now = timezone.now()
-        sent: defaultdict[uuid.UUID, list[Trigger]] = defaultdict(list)
+        groups: defaultdict[uuid.UUID, Results] = defaultdict(Results)
         for attempt in attempts:
             trigger = attempt.trigger
-            token = trigger.claim_token
-            assert token is not None
+            assert trigger.claim_token is not None
+            results = groups[trigger.claim_token]
             outcome = self.judge(attempt, now)
             if outcome is None:
-                self.result.released += outbox.release(self.claims[token], [trigger.pk])
+                results.released.append(trigger)
             elif outcome.verdict is Verdict.SENT:
-                sent[token].append(trigger)
+                results.sent.append(trigger)
+            elif outcome.verdict is Verdict.RETRY:
+                results.retried.append((trigger, outcome))
             else:
-                self.settle(self.claims[token], trigger, outcome)
-        for token, triggers in sent.items():
-            self.settle_sent(self.claims[token], triggers, now)
+                self.settle_failed(self.claims[trigger.claim_token], trigger, outcome)
+        for token, results in groups.items():
+            claim = self.claims[token]
+            self.settle_sent(claim, results.sent, now)
+            self.settle_retried(claim, results.retried)
+            self.result.released += outbox.release(claim, [t.pk for t in results.released])
         self.forget_claims(attempts)
         if attempts and self.progress is not None:
             self.progress(self.result)
@@ -205,25 +220,37 @@ class FlushRun:
             return None
         return outcome
 
-    def settle(self, claim: Claim, trigger: Trigger, outcome: Outcome) -> None:
+    def settle_retried(self, claim: Claim, retried: list[tuple[Trigger, Outcome]]) -> None:
+        if not retried:
+            return
+        retries = {}
+        for trigger, outcome in retried:
+            assert outcome.retry_at is not None
+            retries[trigger.pk] = (outcome.retry_at, outcome.error)
+            trigger.attempts += 1
+            trigger.status, trigger.next_attempt_at = Status.PENDING, outcome.retry_at
+            trigger.last_error = outcome.error
+            logger.info("Trigger %s will be retried: %s", trigger.uuid, outcome.error)
+        written = outbox.mark_retries(claim, retries)
+        self.result.retried += written
+        self.result.lost += len(retried) - written
+
+    def settle_failed(self, claim: Claim, trigger: Trigger, outcome: Outcome) -> None:
+        # One UPDATE per row: trigger_failed goes only to rows this flusher still held,
+        # and a batched UPDATE would not say which those were. Failures are rare.
         trigger.attempts += 1
         trigger.last_error = outcome.error
-        if outcome.verdict is Verdict.RETRY:
-            assert outcome.retry_at is not None
-            written = outbox.mark_retry(claim, trigger.pk, outcome.retry_at, outcome.error)
-            trigger.status, trigger.next_attempt_at = Status.PENDING, outcome.retry_at
-            self.result.retried += written
-            logger.info("Trigger %s will be retried: %s", trigger.uuid, outcome.error)
-        else:
-            written = outbox.mark_failed(claim, trigger.pk, outcome.error)
-            trigger.status = Status.FAILED
-            self.result.failed += written
-            logger.warning("Trigger %s failed: %s", trigger.uuid, outcome.error)
-            if written:
-                signals.trigger_failed.send(Trigger, trigger=trigger, error=outcome.error)
+        written = outbox.mark_failed(claim, trigger.pk, outcome.error)
+        trigger.status = Status.FAILED
+        self.result.failed += written
         self.result.lost += 1 - written
+        logger.warning("Trigger %s failed: %s", trigger.uuid, outcome.error)
+        if written:
+            signals.trigger_failed.send(Trigger, trigger=trigger, error=outcome.error)
 
     def settle_sent(self, claim: Claim, triggers: list[Trigger], now: datetime) -> None:
+        if not triggers:
+            return
         written = outbox.mark_sent(claim, [trigger.pk for trigger in triggers])
         self.result.sent += written
         self.result.lost += len(triggers) - written
