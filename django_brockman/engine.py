@@ -25,7 +25,8 @@ logger = logging.getLogger("django_brockman.engine")
 
 # Results are gathered and written back in groups. A crash loses at most one group's
 # results, and those triggers are sent again with the same Idempotency-Key.
-WRITE_BACK_SIZE = 50
+# One default batch a group: each write-back is a commit, which costs a disk flush.
+WRITE_BACK_SIZE = 100
 WRITE_BACK_SECONDS = 1.0
 
 
@@ -151,9 +152,12 @@ class FlushRun:
         return options.max_seconds is None or time.monotonic() - self.started < options.max_seconds
 
     def refill(self, deliverer: Deliverer) -> None:
-        # Claim only when the deliverer runs short, so a flusher holds at most one batch
-        # beyond what is in flight: the leases of held rows are ticking.
-        if deliverer.in_flight >= self.options.concurrency or not self.may_claim():
+        # Claim when the deliverer is down to half a batch beyond what it sends at once,
+        # so the senders never wait on a claim's round trip, yet a flusher holds little
+        # more than one batch beyond what is in flight: the leases of held rows are
+        # ticking.
+        ahead = self.options.concurrency + self.options.batch_size // 2
+        if deliverer.in_flight >= ahead or not self.may_claim():
             return
         size = self.options.batch_size
         if self.options.limit is not None:
