@@ -126,7 +126,7 @@ def figure_2() -> Figure:
             "record_triggers": in_rolled_back_transaction(bulk),
             "record_trigger x1000": in_rolled_back_transaction(singles),
         },
-        scaled(5),
+        scaled(11),
     )
     ms = {name: median(values) * 1e3 for name, values in samples.items()}
     ratio = ms["record_triggers"] / ms["bulk_create"]
