@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -35,7 +36,7 @@ def machine() -> str:
     )
 
 
-def postgres_connection(dbname: str = "postgres") -> object:
+def postgres_connection(dbname: str = "postgres") -> Any:
     import psycopg
 
     return psycopg.connect(
@@ -49,7 +50,7 @@ def postgres_connection(dbname: str = "postgres") -> object:
 
 def postgres_version() -> str:
     try:
-        with postgres_connection() as connection:  # type: ignore[attr-defined]
+        with postgres_connection() as connection:
             version = connection.execute("SHOW server_version").fetchone()[0]
     except Exception as exc:  # report, and go on without PostgreSQL
         return f"PostgreSQL unavailable ({type(exc).__name__})"
@@ -57,7 +58,7 @@ def postgres_version() -> str:
 
 
 def create_scratch_databases() -> None:
-    with postgres_connection() as connection:  # type: ignore[attr-defined]
+    with postgres_connection() as connection:
         existing = {
             row[0] for row in connection.execute("SELECT datname FROM pg_database").fetchall()
         }

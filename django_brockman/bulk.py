@@ -50,7 +50,9 @@ def _build_all(request: HttpRequest | None, items: Iterable[Mapping[str, Any]]) 
         try:
             triggers.append(_build_one(item, request_actor))
         except (TypeError, ValueError) as exc:
-            raise type(exc)(f"Trigger {index}: {exc}") from exc
+            # The plain class, whatever subclass was raised: its constructor is known.
+            error = TypeError if isinstance(exc, TypeError) else ValueError
+            raise error(f"Trigger {index}: {exc}") from exc
     return triggers
 
 
