@@ -5,9 +5,11 @@ Run through ``python benchmarks/run.py``, which starts this once per database.
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -152,9 +154,7 @@ MIDDLEWARE_PATH = "django_brockman.middleware.BrockmanMiddleware"
 
 
 def figure_3() -> Figure:
-    try:
-        __import__("django_brockman.middleware")
-    except ImportError:
+    if importlib.util.find_spec("django_brockman.middleware") is None:
         return Figure(
             "3",
             "middleware's added time per request",
@@ -352,8 +352,6 @@ def figure_5() -> list[Figure]:
 
 def flush_max_rss(count: int) -> float:
     """Flush a backlog of *count* in a new process; return its peak RSS in MB."""
-    import subprocess
-
     make_backlog(count)
     env = {
         **os.environ,
