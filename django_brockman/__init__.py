@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "arecord_trigger", "record_trigger", "trigger_on"]
+__all__ = ["__version__", "arecord_trigger", "record_trigger", "record_triggers", "trigger_on"]
 
 if TYPE_CHECKING:
+    from django_brockman.bulk import record_triggers
     from django_brockman.hooks import trigger_on
     from django_brockman.recording import arecord_trigger, record_trigger
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "arecord_trigger": "recording",
     "record_trigger": "recording",
+    "record_triggers": "bulk",
     "trigger_on": "hooks",
 }
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Protocol
@@ -116,14 +118,18 @@ class ThreadedDeliverer:
         self.backends: list[BaseBackend] = list(self.spare)
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="brockman")
-        self.futures: set[Future[Attempt]] = set()
+        # Finished sends arrive here. Waiting on the queue costs the same however many
+        # sends are queued, where concurrent.futures.wait() visits every one of them.
+        self.done: queue.SimpleQueue[Future[Attempt]] = queue.SimpleQueue()
+        self.submitted = 0
 
     @property
     def in_flight(self) -> int:
-        return len(self.futures)
+        return self.submitted
 
     def submit(self, trigger: Trigger) -> None:
-        self.futures.add(self.pool.submit(self._send, trigger))
+        self.pool.submit(self._send, trigger).add_done_callback(self.done.put)
+        self.submitted += 1
 
     def _send(self, trigger: Trigger) -> Attempt:
         try:
@@ -150,10 +156,16 @@ class ThreadedDeliverer:
 
         A group may be empty: nothing completed within POLL_SECONDS.
         """
-        while self.futures:
-            done, self.futures = wait(
-                self.futures, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED
-            )
+        while self.submitted:
+            try:
+                done = [self.done.get(timeout=POLL_SECONDS)]
+            except queue.Empty:
+                yield []
+                continue
+            with contextlib.suppress(queue.Empty):
+                while len(done) < self.submitted:
+                    done.append(self.done.get_nowait())
+            self.submitted -= len(done)
             yield [future.result() for future in done]
 
     def close(self) -> None:

@@ -8,7 +8,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,7 +28,8 @@ logger = logging.getLogger("django_brockman.engine")
 
 # Results are gathered and written back in groups. A crash loses at most one group's
 # results, and those triggers are sent again with the same Idempotency-Key.
-WRITE_BACK_SIZE = 50
+# One default batch a group: each write-back is a commit, which costs a disk flush.
+WRITE_BACK_SIZE = 100
 WRITE_BACK_SECONDS = 1.0
 
 
@@ -68,6 +69,15 @@ class FlushOptions:
 ProgressCallback = Callable[[FlushResult], None]
 # An attempt and what it means; None means the trigger goes back unattempted.
 Judged = tuple[Attempt, Outcome | None]
+
+
+@dataclass
+class Results:
+    """One claim's share of a write-back, by what happens to the rows."""
+
+    sent: list[Trigger] = field(default_factory=list)
+    retried: list[tuple[Trigger, Outcome]] = field(default_factory=list)
+    released: list[Trigger] = field(default_factory=list)
 
 
 def flush(
@@ -203,9 +213,13 @@ class FlushRun:
         return options.limit is None or self.result.claimed < options.limit
 
     def refill(self, deliverer: Deliverer) -> None:
-        # Claim only when the deliverer runs short, so a flusher holds at most one batch
-        # beyond what is in flight: the leases of held rows are ticking.
-        if deliverer.in_flight >= self.options.concurrency or not self.may_claim():
+        # Claim while every sender still has one trigger queued behind its request (up to
+        # half a batch), so the senders do not wait on the claim's round trip, yet a
+        # flusher holds little more than one batch beyond what is in flight: the leases
+        # of held rows are ticking.
+        concurrency = self.options.concurrency
+        ahead = concurrency + min(concurrency, self.options.batch_size // 2)
+        if deliverer.in_flight >= ahead or not self.may_claim():
             return
         size = self.options.batch_size
         if self.options.limit is not None:
@@ -230,9 +244,19 @@ class FlushRun:
         if self.buffer and (
             len(self.buffer) >= WRITE_BACK_SIZE
             or time.monotonic() - self.buffered_since >= WRITE_BACK_SECONDS
+            or self.claim_answered()
             or self.lease_ending()
         ):
             self.write_back()
+
+    def claim_answered(self) -> bool:
+        """Whether every trigger of some claim now has its result in the buffer.
+
+        Written back then, so that the results of at most one claim wait in memory: a
+        crash repeats requests of the batch it interrupted, never of an earlier one.
+        """
+        answered = Counter(attempt.trigger.claim_token for attempt, _ in self.buffer)
+        return any(self.outstanding[token] == count for token, count in answered.items())
 
     def lease_ending(self) -> bool:
         """Whether a held result could outlive its lease by waiting for one more request.
@@ -244,25 +268,33 @@ class FlushRun:
         return timezone.now() + timedelta(seconds=self.options.send_margin) >= lease_ends
 
     def write_back(self) -> None:
-        """Write the gathered results: per claim, successes and releases in one UPDATE each."""
+        """Write the gathered results: per claim, one UPDATE each for the sent, the
+        retried and the released rows; one per failed row, for its signal."""
         judged, self.buffer = self.buffer, []
         now = timezone.now()
-        sent: defaultdict[uuid.UUID, list[Trigger]] = defaultdict(list)
-        unsent: defaultdict[uuid.UUID, list[int]] = defaultdict(list)
+        groups: defaultdict[uuid.UUID, Results] = defaultdict(Results)
         for attempt, outcome in judged:
             trigger = attempt.trigger
-            token = trigger.claim_token
-            assert token is not None
+            assert trigger.claim_token is not None
+            results = groups[trigger.claim_token]
             if outcome is None:
-                unsent[token].append(trigger.pk)
+                results.released.append(trigger)
             elif outcome.verdict is Verdict.SENT:
-                sent[token].append(trigger)
+                results.sent.append(trigger)
+            elif outcome.verdict is Verdict.RETRY:
+                results.retried.append((trigger, outcome))
             else:
-                self.settle(self.claims[token], trigger, outcome)
-        for token, triggers in sent.items():
-            self.settle_sent(self.claims[token], triggers, now)
-        for token, ids in unsent.items():
-            self.result.released += outbox.release(self.claims[token], ids)
+                self.settle_failed(self.claims[trigger.claim_token], trigger, outcome)
+        for token, results in groups.items():
+            claim = self.claims[token]
+            self.settle_sent(claim, results.sent, now)
+            self.settle_retried(claim, results.retried)
+            released = outbox.release(claim, [t.pk for t in results.released])
+            self.result.released += released
+            if released:
+                # Released rows are due again at once (their lease was ending, say): the
+                # queue is not empty, whatever an earlier claim found.
+                self.exhausted = False
         self.forget_claims(judged)
         if judged and self.progress is not None:
             self.progress(self.result)
@@ -298,25 +330,37 @@ class FlushRun:
             )
         self.halt.set()
 
-    def settle(self, claim: Claim, trigger: Trigger, outcome: Outcome) -> None:
+    def settle_retried(self, claim: Claim, retried: list[tuple[Trigger, Outcome]]) -> None:
+        if not retried:
+            return
+        retries: dict[int, tuple[datetime, str]] = {}
+        for trigger, outcome in retried:
+            assert outcome.retry_at is not None
+            retries[trigger.pk] = (outcome.retry_at, outcome.error)
+            trigger.attempts += 1
+            trigger.status, trigger.next_attempt_at = Status.PENDING, outcome.retry_at
+            trigger.last_error = outcome.error
+            logger.info("Trigger %s will be retried: %s", trigger.uuid, outcome.error)
+        written = outbox.mark_retries(claim, retries)
+        self.result.retried += written
+        self.result.lost += len(retried) - written
+
+    def settle_failed(self, claim: Claim, trigger: Trigger, outcome: Outcome) -> None:
+        # One UPDATE per row: trigger_failed goes only to rows this flusher still held,
+        # and a batched UPDATE would not say which those were. Failures are rare.
         trigger.attempts += 1
         trigger.last_error = outcome.error
-        if outcome.verdict is Verdict.RETRY:
-            assert outcome.retry_at is not None
-            written = outbox.mark_retry(claim, trigger.pk, outcome.retry_at, outcome.error)
-            trigger.status, trigger.next_attempt_at = Status.PENDING, outcome.retry_at
-            self.result.retried += written
-            logger.info("Trigger %s will be retried: %s", trigger.uuid, outcome.error)
-        else:
-            written = outbox.mark_failed(claim, trigger.pk, outcome.error)
-            trigger.status = Status.FAILED
-            self.result.failed += written
-            logger.warning("Trigger %s failed: %s", trigger.uuid, outcome.error)
-            if written:
-                self.notify(signals.trigger_failed, trigger=trigger, error=outcome.error)
+        written = outbox.mark_failed(claim, trigger.pk, outcome.error)
+        trigger.status = Status.FAILED
+        self.result.failed += written
         self.result.lost += 1 - written
+        logger.warning("Trigger %s failed: %s", trigger.uuid, outcome.error)
+        if written:
+            self.notify(signals.trigger_failed, trigger=trigger, error=outcome.error)
 
     def settle_sent(self, claim: Claim, triggers: list[Trigger], now: datetime) -> None:
+        if not triggers:
+            return
         written = outbox.mark_sent(claim, [trigger.pk for trigger in triggers])
         self.result.sent += written
         self.result.lost += len(triggers) - written

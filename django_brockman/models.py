@@ -73,9 +73,19 @@ class Trigger(models.Model):
         verbose_name = _("trigger")
         verbose_name_plural = _("triggers")
         indexes = [
-            # Serves the claim query: pending or leased rows, oldest due first. Leading
-            # with status keeps sent history out of the scan however large it grows.
+            # Serves the claim query where brockman_queue_idx is not built (SQLite,
+            # MariaDB): leading with status keeps the sent history out of the scan
+            # however large it grows; the due rows are then sorted.
             models.Index(fields=["status", "next_attempt_at"], name="brockman_due_idx"),
+            # The claim query in its own order, over pending and leased rows only: on
+            # PostgreSQL a claim reads just the batch it takes, however large the
+            # backlog or the sent history, and sorts nothing. Migration 0002 builds it
+            # only where it serves the claim (see AddPartialIndex there).
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                name="brockman_queue_idx",
+                condition=models.Q(status__in=[Status.PENDING, Status.SENDING]),
+            ),
             # Serves purge (old finished rows) and the health figures (recent sends and
             # failures).
             models.Index(fields=["status", "updated_at"], name="brockman_finished_idx"),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import F
+from django.db.models import Case, DateTimeField, F, Field, TextField, Value, When
 from django.utils import timezone
 
 from django_brockman.models import Status, Trigger, TriggerQuerySet
@@ -106,14 +107,30 @@ def mark_sent(claim: Claim, ids: Collection[int]) -> int:
 
 
 def mark_retry(claim: Claim, pk: int, retry_at: datetime, error: str) -> int:
-    return _held(claim, [pk]).update(
+    return mark_retries(claim, {pk: (retry_at, error)})
+
+
+def mark_retries(claim: Claim, retries: Mapping[int, tuple[datetime, str]]) -> int:
+    """Make rows pending again, each due at its own time with its own error, in one
+    UPDATE. *retries* maps a row's pk to its (retry_at, error)."""
+    if not retries:
+        return 0
+    return _held(claim, retries.keys()).update(
         status=Status.PENDING,
-        next_attempt_at=retry_at,
+        next_attempt_at=_per_row(retries, 0, DateTimeField()),
         updated_at=timezone.now(),
         attempts=F("attempts") + 1,
         claim_token=None,
-        last_error=error,
+        last_error=_per_row(retries, 1, TextField()),
     )
+
+
+def _per_row(values: Mapping[int, tuple[Any, ...]], index: int, output: Field[Any, Any]) -> Case:
+    """``CASE id WHEN pk THEN value ...``: each row's own value of one column."""
+    whens = [
+        When(pk=pk, then=Value(row[index], output_field=output)) for pk, row in values.items()
+    ]
+    return Case(*whens, output_field=output)
 
 
 def mark_failed(claim: Claim, pk: int, error: str) -> int:

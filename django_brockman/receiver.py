@@ -424,6 +424,9 @@ _FAULT_STATUS: dict[str, Callable[[random.Random], int | None]] = {
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 overflows when a flusher's threads all connect
+    # at once, and the kernel then resets some of those connections.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], receiver: Receiver) -> None:
         self.receiver = receiver

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from django_brockman import record_trigger
+from django_brockman import record_trigger, record_triggers
 from django_brockman.models import Status, Trigger
-from django_brockman.receiver import Receiver
+from django_brockman.receiver import Faults, Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "e2e-secret-key"
@@ -97,3 +97,31 @@ def test_flush_with_wrong_key_exits_3_and_keeps_triggers_pending() -> None:
     assert "wrong-key-value" not in completed.stdout + completed.stderr
     trigger = Trigger.objects.get()
     assert (trigger.status, trigger.attempts) == (Status.PENDING, 0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_with_threads_sends_each_trigger_once_and_writes_every_result_back() -> None:
+    record_triggers(
+        None, [{"action": "viewed", "obj": f"page {n}", "actor_id": "a1"} for n in range(200)]
+    )
+
+    with Receiver(api_key=API_KEY, faults=Faults(error_rate=0.2, seed=7)) as receiver:
+        completed = run_flush(receiver.url, "--concurrency", "8", "--batch-size", "25")
+        keys = receiver.idempotency_keys()
+        faulted = len(receiver.faulted)
+
+    assert completed.returncode == 0, completed.stderr
+    sent = {
+        str(key)
+        for key in Trigger.objects.filter(status=Status.SENT).values_list("uuid", flat=True)
+    }
+    unsent = Trigger.objects.exclude(status=Status.SENT)
+    # Each trigger was accepted at most once, and every request's outcome was written
+    # back: the attempts counted in the table are the requests the receiver answered.
+    assert len(keys) == len(set(keys)) == len(sent)
+    assert set(keys) == sent
+    assert faulted > 0
+    assert sum(Trigger.objects.values_list("attempts", flat=True)) == len(keys) + faulted
+    assert {row.status for row in unsent} <= {Status.PENDING}
+    assert all("HTTP 50" in row.last_error for row in unsent)
+    assert f"{len(sent)} sent, {faulted} to retry, 0 failed" in completed.stdout

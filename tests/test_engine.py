@@ -16,7 +16,7 @@ from django.db import DatabaseError
 from django.test import override_settings
 from django.utils import timezone
 
-from django_brockman import outbox, signals
+from django_brockman import engine, outbox, signals
 from django_brockman.engine import FlushResult, flush
 from django_brockman.models import Status, Trigger
 from tests.conftest import TRIGGER_URL
@@ -482,8 +482,8 @@ def test_flush_reclaims_rows_whose_lease_expired(mocked_api: responses.RequestsM
 def test_flush_streams_the_backlog_in_batches(
     mocked_api: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, concurrency: int
 ) -> None:
-    # However long the queue, a run holds one batch beyond what is in flight: it claims
-    # only when the deliverer runs short, never the whole backlog.
+    # However long the queue, a run holds little more than one batch beyond what is in
+    # flight: it claims only when the deliverer runs short, never the whole backlog.
     make_triggers(120)
     mocked_api.add(responses.POST, TRIGGER_URL, status=201)
     claim_batch = outbox.claim_batch
@@ -495,11 +495,12 @@ def test_flush_streams_the_backlog_in_batches(
         return claim_batch(size, *args, **kwargs)
 
     monkeypatch.setattr(outbox, "claim_batch", recording_claim)
+    monkeypatch.setattr(engine, "WRITE_BACK_SIZE", 20)
 
     result = flush(batch_size=10, concurrency=concurrency)
 
     assert result.sent == 120
     assert len(held_at_claim) == 13  # twelve batches, then one that finds nothing due
-    # Held: results not yet written back (at most a write-back group) and fewer than
-    # *concurrency* requests in flight.
-    assert max(held_at_claim) < 50 + concurrency
+    # Held: results not yet written back (at most a write-back group), and fewer than
+    # *concurrency* requests in flight plus one queued behind each.
+    assert max(held_at_claim) < engine.WRITE_BACK_SIZE + 2 * concurrency

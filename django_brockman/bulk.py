@@ -1,0 +1,109 @@
+"""record_triggers(): validate many triggers, then write them all in a few INSERTs."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from django.db import router, transaction
+from django.http import HttpRequest
+
+from django_brockman import signals
+from django_brockman.consent import may_record
+from django_brockman.identities import request_identities
+from django_brockman.models import Trigger
+from django_brockman.recording import build_trigger, resolve_actor_id
+
+#: The keys an item may have: record_trigger's arguments, less *request* and *using*.
+ITEM_KEYS = frozenset({"action", "obj", "actor_id", "identities", "attributes", "variables"})
+
+
+def record_triggers(
+    request: HttpRequest | None,
+    items: Iterable[Mapping[str, Any]],
+    *,
+    using: str | None = None,
+) -> list[Trigger]:
+    """Record many triggers with ``bulk_create``: for backfills and imports.
+
+    Each item is a dict of record_trigger's arguments (``action``, ``obj`` and
+    optionally ``actor_id``, ``identities``, ``attributes``, ``variables``); an item
+    without ``actor_id`` takes the request's actor. Every item is validated before
+    anything is written: bad input raises TypeError or ValueError naming the item's
+    index, and nothing is stored. The rows are written inside the caller's transaction.
+
+    As with record_trigger(), BROCKMAN_IDENTITIES' identities for *request* are merged
+    under each item's, and nothing is stored (an empty list is returned, after the
+    items were checked) when BROCKMAN_ENABLED is False or BROCKMAN_CONSENT refuses
+    *request*.
+    """
+    recording = may_record(request)
+    triggers = _build_all(request if recording else None, items)
+    if not recording:
+        return []
+    alias = using or router.db_for_write(Trigger)
+    # bulk_create is atomic: a database error part way stores none of the rows.
+    Trigger.objects.using(alias).bulk_create(triggers)
+    _announce(triggers, alias)
+    return triggers
+
+
+def _build_all(request: HttpRequest | None, items: Iterable[Mapping[str, Any]]) -> list[Trigger]:
+    if isinstance(items, (str, bytes, Mapping)):
+        raise TypeError(f"record_triggers() takes a list of dicts, not a {type(items).__name__}.")
+    # Resolved once, and only if an item needs it: every item without its own actor
+    # has the same one.
+    request_actor = functools.cache(lambda: resolve_actor_id(request))
+    # Asked once: the identities of one request are the same for every item.
+    shared = request_identities(request)
+    triggers = []
+    for index, item in enumerate(items):
+        try:
+            triggers.append(_build_one(item, request_actor, shared))
+        except (TypeError, ValueError) as exc:
+            # The plain class, whatever subclass was raised: its constructor is known.
+            error = TypeError if isinstance(exc, TypeError) else ValueError
+            raise error(f"Trigger {index}: {exc}") from exc
+    return triggers
+
+
+def _build_one(
+    item: object, request_actor: Callable[[], str], shared: Mapping[str, Any] | None
+) -> Trigger:
+    if not isinstance(item, Mapping):
+        raise TypeError(f"each trigger must be a dict, not {type(item).__name__}.")
+    unknown = item.keys() - ITEM_KEYS
+    if unknown:
+        raise TypeError(f"unknown keys {sorted(unknown)}; allowed are {sorted(ITEM_KEYS)}.")
+    missing = {"action", "obj"} - item.keys()
+    if missing:
+        raise TypeError(f"missing {' and '.join(sorted(missing))}.")
+    actor_id = item.get("actor_id")
+    return build_trigger(
+        request_actor() if actor_id is None else resolve_actor_id(None, actor_id),
+        item["action"],
+        item["obj"],
+        _merged(shared, item.get("identities")),
+        item.get("attributes"),
+        item.get("variables"),
+    )
+
+
+def _merged(shared: Mapping[str, Any] | None, own: Any) -> Any:
+    """The request's identities with the item's own merged over them."""
+    if not shared or own is None:
+        return own or shared
+    if not isinstance(own, Mapping):
+        return own  # left for validation to reject, by name
+    return {**shared, **own}
+
+
+def _announce(triggers: list[Trigger], alias: str) -> None:
+    if signals.trigger_recorded.has_listeners():
+
+        def send() -> None:
+            for trigger in triggers:
+                signals.trigger_recorded.send(Trigger, trigger=trigger)
+
+        transaction.on_commit(send, using=alias)
