@@ -152,6 +152,10 @@ class FlushRun:
         self.result = FlushResult()
         self.claims: dict[uuid.UUID, Claim] = {}
         self.outstanding: Counter[uuid.UUID] = Counter()
+        # Per claim, the triggers whose attempt has not come back from the deliverer.
+        self.unanswered: Counter[uuid.UUID] = Counter()
+        # The earliest lease end among the results in the buffer.
+        self.lease_ends: datetime | None = None
         self.buffer: list[Judged] = []
         self.buffered_since = 0.0
         self.started = time.monotonic()
@@ -230,6 +234,7 @@ class FlushRun:
             return
         self.claims[claim.token] = claim
         self.outstanding[claim.token] = len(claim.triggers)
+        self.unanswered[claim.token] = len(claim.triggers)
         self.result.claimed += len(claim.triggers)
         for trigger in claim.triggers:
             deliverer.submit(trigger)
@@ -241,22 +246,34 @@ class FlushRun:
         # Judged at once, so that an answer that stops the run stops it before the
         # next request, even though the result is written back later.
         self.buffer.extend(self.judge_all(attempts))
+        claim_answered = self.note_answers(attempts)
         if self.buffer and (
             len(self.buffer) >= WRITE_BACK_SIZE
             or time.monotonic() - self.buffered_since >= WRITE_BACK_SECONDS
-            or self.claim_answered()
+            # Every result of a claim is in: written back at once, so that the results of
+            # at most one claim wait in memory and a crash repeats requests of the batch
+            # it interrupted, never of an earlier one.
+            or claim_answered
             or self.lease_ending()
         ):
             self.write_back()
 
-    def claim_answered(self) -> bool:
-        """Whether every trigger of some claim now has its result in the buffer.
+    def note_answers(self, attempts: list[Attempt]) -> bool:
+        """Count *attempts* against their claims; True when one of those is answered.
 
-        Written back then, so that the results of at most one claim wait in memory: a
-        crash repeats requests of the batch it interrupted, never of an earlier one.
+        Also keeps the earliest lease end among the buffered results.
         """
-        answered = Counter(attempt.trigger.claim_token for attempt, _ in self.buffer)
-        return any(self.outstanding[token] == count for token, count in answered.items())
+        answered = False
+        for attempt in attempts:
+            trigger = attempt.trigger
+            assert trigger.claim_token is not None
+            self.unanswered[trigger.claim_token] -= 1
+            if not self.unanswered[trigger.claim_token]:
+                del self.unanswered[trigger.claim_token]
+                answered = True
+            if self.lease_ends is None or trigger.next_attempt_at < self.lease_ends:
+                self.lease_ends = trigger.next_attempt_at
+        return answered
 
     def lease_ending(self) -> bool:
         """Whether a held result could outlive its lease by waiting for one more request.
@@ -264,13 +281,14 @@ class FlushRun:
         The result must be written while the claim is still ours: once the lease ends,
         another flusher may claim the row and send it again.
         """
-        lease_ends = min(attempt.trigger.next_attempt_at for attempt, _ in self.buffer)
-        return timezone.now() + timedelta(seconds=self.options.send_margin) >= lease_ends
+        margin = timedelta(seconds=self.options.send_margin)
+        return self.lease_ends is not None and timezone.now() + margin >= self.lease_ends
 
     def write_back(self) -> None:
         """Write the gathered results: per claim, one UPDATE each for the sent, the
         retried and the released rows; one per failed row, for its signal."""
         judged, self.buffer = self.buffer, []
+        self.lease_ends = None
         now = timezone.now()
         groups: defaultdict[uuid.UUID, Results] = defaultdict(Results)
         for attempt, outcome in judged:

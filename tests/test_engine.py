@@ -504,3 +504,28 @@ def test_flush_streams_the_backlog_in_batches(
     # Held: results not yet written back (at most a write-back group), and fewer than
     # *concurrency* requests in flight plus one queued behind each.
     assert max(held_at_claim) < engine.WRITE_BACK_SIZE + 2 * concurrency
+
+
+def test_flush_writes_a_claims_results_back_once_all_are_in(
+    mocked_api: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Neither the size nor the age of the buffer calls for a write-back here: only a claim
+    # being fully answered does. So a crash can repeat requests of one batch only.
+    make_triggers(12)
+    mocked_api.add(responses.POST, TRIGGER_URL, status=201)
+    monkeypatch.setattr(engine, "WRITE_BACK_SIZE", 1000)
+    monkeypatch.setattr(engine, "WRITE_BACK_SECONDS", 1000.0)
+    claim_batch = outbox.claim_batch
+    sent_at_claim: list[int] = []
+
+    def recording_claim(*args: Any, **kwargs: Any) -> outbox.Claim:
+        sent_at_claim.append(Trigger.objects.filter(status=Status.SENT).count())
+        return claim_batch(*args, **kwargs)
+
+    monkeypatch.setattr(outbox, "claim_batch", recording_claim)
+
+    assert flush(batch_size=5, concurrency=1).sent == 12
+
+    # Claims 2 and 3 come while the previous batch's last trigger is still queued; by
+    # then every earlier batch is written back.
+    assert sent_at_claim == [0, 0, 5, 10]
