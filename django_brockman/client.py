@@ -143,8 +143,14 @@ class FocusLabClient:
         if idempotency_key:
             headers["Idempotency-Key"] = idempotency_key
         try:
+            # Never follow a redirect: requests would re-send the X-FL-API-KEY header
+            # to whatever host the Location names. A 3xx is an UnknownError instead.
             response = self.session.post(
-                self.trigger_url, data=data, headers=headers, timeout=self.timeout
+                self.trigger_url,
+                data=data,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
             )
         except requests.Timeout as exc:
             raise Timeout(f"FocusLab did not answer within {self.timeout} seconds") from exc

@@ -53,6 +53,8 @@ class FlushResult:
         text = f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
         if self.released:
             text += f", {self.released} released unsent"
+        if self.lost:
+            text += f", {self.lost} results not written (the rows had passed to another claim)"
         return text
 
 
@@ -379,7 +381,8 @@ class FlushRun:
     def settle_sent(self, claim: Claim, triggers: list[Trigger], now: datetime) -> None:
         if not triggers:
             return
-        written = outbox.mark_sent(claim, [trigger.pk for trigger in triggers])
+        ids = [trigger.pk for trigger in triggers]
+        written = outbox.mark_sent(claim, ids, now)
         self.result.sent += written
         self.result.lost += len(triggers) - written
         for trigger in triggers:
@@ -387,8 +390,12 @@ class FlushRun:
             trigger.attempts += 1
             logger.debug("Trigger %s sent", trigger.uuid)
         if written and signals.trigger_sent.has_listeners():
+            # Only rows this flusher still held: one claimed again after its lease ran
+            # out, or deleted by an erasure request, was not written.
+            held = ids if written == len(ids) else outbox.sent_among(claim, ids, now)
             for trigger in triggers:
-                self.notify(signals.trigger_sent, trigger=trigger)
+                if trigger.pk in held:
+                    self.notify(signals.trigger_sent, trigger=trigger)
 
     @staticmethod
     def notify(signal: Signal, **kwargs: Any) -> None:

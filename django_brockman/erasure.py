@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from django.db import router
 from django.db.models import Q, QuerySet, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
@@ -49,7 +50,9 @@ def forget_actor(
     the person is logged.
     """
     matches = _matching(actor_id, identities)
-    triggers: QuerySet[Trigger] = Trigger.objects.using(using)
+    # Read where the rows are deleted: a replica that lags would let fresh rows escape.
+    alias = using or router.db_for_write(Trigger)
+    triggers: QuerySet[Trigger] = Trigger.objects.using(alias)
     deleted = in_flight = 0
     while ids := list(triggers.filter(matches).values_list("pk", flat=True)[:batch_size]):
         batch = triggers.filter(pk__in=ids)

@@ -7,6 +7,7 @@ from typing import cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
+from django.utils.cache import patch_vary_headers
 
 from django_brockman.actor import actor_id_from_cookie, new_actor_id, set_actor_cookie
 from django_brockman.conf import conf
@@ -57,4 +58,7 @@ class BrockmanMiddleware:
     ) -> HttpResponseBase:
         if minted is not None and conf.ACTOR_COOKIE not in response.cookies:
             set_actor_cookie(response, request, minted)
+            # A page that mints a visitor's id must not be cached and served to others
+            # with the same Set-Cookie: Django's cache middleware skips such a response.
+            patch_vary_headers(response, ("Cookie",))
         return response

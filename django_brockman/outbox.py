@@ -94,8 +94,8 @@ def _held(claim: Claim, ids: Collection[int]) -> TriggerQuerySet:
     )
 
 
-def mark_sent(claim: Claim, ids: Collection[int]) -> int:
-    now = timezone.now()
+def mark_sent(claim: Claim, ids: Collection[int], now: datetime | None = None) -> int:
+    now = now or timezone.now()
     return _held(claim, ids).update(
         status=Status.SENT,
         sent_at=now,
@@ -103,6 +103,15 @@ def mark_sent(claim: Claim, ids: Collection[int]) -> int:
         attempts=F("attempts") + 1,
         claim_token=None,
         last_error="",
+    )
+
+
+def sent_among(claim: Claim, ids: Collection[int], sent_at: datetime) -> set[int]:
+    """The rows among *ids* that mark_sent(claim, ids, sent_at) wrote."""
+    return set(
+        Trigger.objects.using(claim.using)
+        .filter(pk__in=ids, status=Status.SENT, sent_at=sent_at)
+        .values_list("pk", flat=True)
     )
 
 

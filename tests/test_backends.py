@@ -127,6 +127,15 @@ def test_http_backend_without_key_is_improperly_configured() -> None:
         HttpBackend()
 
 
+@pytest.mark.parametrize("endpoint", ["focuslab.test/api/v1/", 42])
+def test_http_backend_with_bad_endpoint_is_improperly_configured(endpoint: object) -> None:
+    with (
+        override_settings(BROCKMAN_ENDPOINT=endpoint),
+        pytest.raises(ImproperlyConfigured, match="BROCKMAN_ENDPOINT"),
+    ):
+        HttpBackend()
+
+
 def test_console_backend_writes_one_json_line_per_trigger_to_its_stream() -> None:
     stream = io.StringIO()
     trigger = make_trigger()

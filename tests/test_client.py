@@ -255,3 +255,19 @@ def test_error_body_never_contains_the_api_key(
 
     assert KEY not in str(caught.value)
     assert caught.value.body == "proxy error; you sent key [redacted]"
+
+
+def test_record_trigger_does_not_follow_redirects(
+    client: FocusLabClient, mocked_api: responses.RequestsMock
+) -> None:
+    # Following it would send the X-FL-API-KEY header to whatever host Location names.
+    mocked_api.add(
+        responses.POST, URL, status=307, headers={"Location": "https://elsewhere.test/x/"}
+    )
+    mocked_api.add(responses.POST, "https://elsewhere.test/x/", status=201)
+
+    with pytest.raises(UnknownError) as caught:
+        client.record_trigger("a1", "viewed", "page")
+
+    assert caught.value.status == 307
+    assert [call.request.url for call in mocked_api.calls] == [URL]

@@ -93,6 +93,8 @@ def test_middleware_mints_and_sets_cookie_when_absent(fetch: object) -> None:
     assert cookie["httponly"] == ""
     assert cookie["secure"] == ""
     assert cookie["domain"] == ""
+    # So that no cache serves one visitor's minted id to another.
+    assert "Cookie" in response["Vary"]
 
 
 @override_settings(BROCKMAN_SET_ACTOR_COOKIE=True)

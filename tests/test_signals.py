@@ -118,3 +118,25 @@ def test_trigger_failed_is_not_sent_for_a_retry(
 
     assert flush(concurrency=1).retried == 1
     assert failed.calls == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_trigger_sent_is_not_sent_for_a_row_erased_while_in_flight(
+    mocked_api: responses.RequestsMock, sent: Listener
+) -> None:
+    kept = record_trigger(None, "viewed", "page", actor_id="kept")
+    erased = record_trigger(None, "viewed", "page", actor_id="erased")
+    assert kept is not None
+    assert erased is not None
+
+    def answer(request: Any) -> tuple[int, dict[str, str], str]:
+        # An erasure request removes one row while its request is in flight.
+        Trigger.objects.filter(pk=erased.pk).delete()
+        return 201, {}, ""
+
+    mocked_api.add_callback(responses.POST, TRIGGER_URL, callback=answer)
+
+    result = flush(concurrency=1)
+
+    assert (result.sent, result.lost) == (1, 1)
+    assert [call["trigger"].uuid for call in sent.calls] == [kept.uuid]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ImproperlyConfigured
 
 from django_brockman.backends.base import BaseBackend
-from django_brockman.client import FocusLabClient
+from django_brockman.client import FocusLabClient, normalize_endpoint
 from django_brockman.conf import conf
 
 if TYPE_CHECKING:
@@ -29,6 +29,13 @@ class HttpBackend(BaseBackend):
         if not self._api_key:
             raise ImproperlyConfigured("BROCKMAN_API_KEY is not set: nothing can be delivered.")
         self.endpoint = endpoint if endpoint is not None else conf.ENDPOINT
+        try:
+            # Checked here, before a flush claims anything, and as a configuration error.
+            normalize_endpoint(self.endpoint)
+        except (TypeError, AttributeError, ValueError) as exc:
+            raise ImproperlyConfigured(
+                f"BROCKMAN_ENDPOINT must be an http:// or https:// URL, not {self.endpoint!r}."
+            ) from exc
         self.timeout = timeout if timeout is not None else conf.TIMEOUT
         self.client: FocusLabClient | None = None
 
