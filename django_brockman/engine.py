@@ -113,6 +113,7 @@ def flush(
         lease_seconds=conf.LEASE_SECONDS,
         send_margin=conf.TIMEOUT + 1.0,
     )
+    outbox.refuse_open_transaction(using)
     if options.lease_seconds <= options.send_margin:
         # Every trigger would be released unsent and claimed again, for ever.
         raise ImproperlyConfigured(

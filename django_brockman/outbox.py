@@ -28,6 +28,25 @@ def db_alias(using: str | None = None) -> str:
     return using or router.db_for_write(Trigger)
 
 
+def refuse_open_transaction(using: str | None = None) -> None:
+    """Raise RuntimeError if the caller is inside a transaction on the outbox's database.
+
+    Claims must commit before any HTTP is sent, and results be written as they come:
+    inside the caller's transaction, claimed rows would stay locked across the requests,
+    and a rollback would make triggers already sent pending again. A durable atomic
+    block tells (and, unlike ``in_atomic_block``, lets a test case's own transaction by).
+    """
+    try:
+        with transaction.atomic(using=db_alias(using), durable=True):
+            pass
+    except RuntimeError as exc:
+        raise RuntimeError(
+            "Triggers cannot be flushed inside a database transaction: it would be held "
+            "open across the HTTP requests to FocusLab. Flush after the transaction "
+            "commits (transaction.on_commit), or from cron or a worker."
+        ) from exc
+
+
 def claim_batch(size: int, lease_seconds: float, using: str | None = None) -> Claim:
     """Claim up to *size* due triggers, oldest due first, in one short transaction.
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 import responses
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError
+from django.db import DatabaseError, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -529,3 +529,13 @@ def test_flush_writes_a_claims_results_back_once_all_are_in(
     # Claims 2 and 3 come while the previous batch's last trigger is still queued; by
     # then every earlier batch is written back.
     assert sent_at_claim == [0, 0, 5, 10]
+
+
+def test_flush_refuses_to_run_inside_a_transaction(mocked_api: responses.RequestsMock) -> None:
+    make_triggers(1)
+
+    with transaction.atomic(), pytest.raises(RuntimeError, match="inside a database transaction"):
+        flush(concurrency=1)
+
+    assert len(mocked_api.calls) == 0
+    assert statuses() == [(Status.PENDING, 0)]
