@@ -144,18 +144,22 @@ def flush(receiver_url: str) -> subprocess.CompletedProcess[str]:
 
 def log_in(driver: Any, site: str, then: str) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
 
     User.objects.create_superuser("ops", password="browser-test-password")
     driver.get(f"{site}admin/login/?next=/{then}")
     driver.find_element(By.NAME, "username").send_keys("ops")
     driver.find_element(By.NAME, "password").send_keys("browser-test-password")
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    # A click does not wait for the page it submits to: wait for the one it leads to.
+    WebDriverWait(driver, 30).until(lambda d: d.current_url.endswith("/" + then))
 
 
 def test_browser_visit_records_the_cookie_actor_and_health_shows_the_sends(
     site: str, browser: Any
 ) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.wait import WebDriverWait
 
     with capture_triggers() as triggers:
         browser.get(site + "pages/home/")
@@ -178,6 +182,9 @@ def test_browser_visit_records_the_cookie_actor_and_health_shows_the_sends(
     assert Trigger.objects.filter(status=Status.SENT).count() == 2
 
     log_in(browser, site, HEALTH)
+    WebDriverWait(browser, 30).until(
+        lambda d: d.find_elements(By.CSS_SELECTOR, "#brockman-sent-24h .figure")
+    )
     sent = browser.find_element(By.CSS_SELECTOR, "#brockman-sent-24h .figure").text
     bars = browser.find_elements(By.CSS_SELECTOR, "#brockman-sent-chart rect.bar")
     ARTIFACTS.mkdir(exist_ok=True)
