@@ -71,6 +71,23 @@ def redact(text: str, secret: str) -> str:
     return text.replace(secret, "[redacted]") if secret else text
 
 
+def read_environment_once(session: requests.Session, url: str) -> None:
+    """Apply the environment's proxy and CA-bundle settings for *url* to *session* now.
+
+    A session that trusts the environment scans every variable of it on each request to
+    find them, which costs as much CPU as the rest of a request's bookkeeping. The
+    environment does not change under a running client, so read it once. (Netrc
+    credentials, the other thing the environment gives, are never wanted: the API key
+    travels in a header.)
+    """
+    found = session.merge_environment_settings(url, {}, None, None, None)
+    session.proxies.update(found["proxies"])
+    session.verify = found["verify"]
+    if found["cert"] is not None:
+        session.cert = found["cert"]
+    session.trust_env = False
+
+
 def error_for(response: requests.Response, secret: str = "") -> FocusLabError:
     """Map a non-201 response to the reference client's exception for it.
 
@@ -106,7 +123,10 @@ class FocusLabClient:
         self.endpoint = normalize_endpoint(endpoint)
         self.trigger_url = urljoin(self.endpoint, "trigger/")
         self.timeout = timeout
-        self.session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            read_environment_once(session, self.trigger_url)
+        self.session = session
         self.session.headers.update({"User-Agent": USER_AGENT, "X-FL-API-KEY": api_key})
 
     def __repr__(self) -> str:

@@ -271,3 +271,35 @@ def test_record_trigger_does_not_follow_redirects(
 
     assert caught.value.status == 307
     assert [call.request.url for call in mocked_api.calls] == [URL]
+
+
+def test_client_reads_proxy_settings_from_the_environment_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/site-ca.pem")
+
+    client = FocusLabClient(KEY)
+
+    assert client.session.proxies["https"] == "http://proxy.test:3128"
+    assert client.session.verify == "/etc/ssl/certs/site-ca.pem"
+    # Not scanned again on each request.
+    assert client.session.trust_env is False
+
+
+def test_client_honours_no_proxy_for_its_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.setenv("NO_PROXY", "focuslab.test")
+
+    client = FocusLabClient(KEY, endpoint="https://focuslab.test/api/v1/")
+
+    assert "https" not in client.session.proxies
+
+
+def test_client_leaves_a_given_session_as_configured() -> None:
+    session = requests.Session()
+
+    FocusLabClient(KEY, session=session)
+
+    assert session.trust_env is True
