@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from argparse import ArgumentParser, ArgumentTypeError
+from argparse import ArgumentParser
 from types import FrameType
 from typing import Any
 
@@ -15,25 +15,12 @@ from django.db import close_old_connections, connections
 
 from django_brockman import engine, outbox
 from django_brockman.engine import FlushResult
+from django_brockman.management.arguments import positive_float, positive_int
 from django_brockman.progress import ProgressBar, log_each_trigger
 
 # Exit statuses, documented in README.rst: 0 the run completed (or was stopped by a
 # signal), 1 an unexpected error (with its traceback), 2 bad command-line options.
 EXIT_CONFIGURATION = 3
-
-
-def positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
-def positive_float(value: str) -> float:
-    number = float(value)
-    if number <= 0:
-        raise ArgumentTypeError(f"must be more than 0, got {number}")
-    return number
 
 
 class Command(BaseCommand):

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
+from django_brockman.management.arguments import positive_int
 from django_brockman.purge import DEFAULT_BATCH_SIZE, Finished, purge
 
 # A century: further back than any database's dates, and within timedelta's range.
@@ -19,13 +20,6 @@ def days(value: str) -> float:
     number = float(value)
     if not 0 <= number <= MAX_DAYS:  # also refuses nan
         raise ArgumentTypeError(f"must be from 0 to {MAX_DAYS}, got {value}")
-    return number
-
-
-def positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ArgumentTypeError(f"must be at least 1, got {number}")
     return number
 
 
