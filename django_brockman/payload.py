@@ -1,0 +1,43 @@
+"""TriggerData: one trigger's fields as plain, typed values, from the recording helpers down
+to the wire. No Django, no HTTP: the client, the outbox and the helpers all speak it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# A dict value on the wire: a string, a number, or a list of those (see the API contract).
+JSONMapping = Mapping[str, Any]
+
+# Body keys of the optional dicts, in the order the reference client wrote them.
+OPTIONAL_KEYS = (
+    ("captured_identities", "identities"),
+    ("captured_attributes", "attributes"),
+    ("variables", "variables"),
+)
+
+
+@dataclass(frozen=True)
+class TriggerData:
+    """A trigger's six fields. ``obj`` is ``object`` on the wire."""
+
+    actor_id: str
+    action: str
+    obj: str
+    identities: JSONMapping = field(default_factory=dict)
+    attributes: JSONMapping = field(default_factory=dict)
+    variables: JSONMapping = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body the API takes: the three strings, then each non-empty dict."""
+        body: dict[str, Any] = {
+            "actor_id": self.actor_id,
+            "action": self.action,
+            "object": self.obj,
+        }
+        for wire_key, attribute in OPTIONAL_KEYS:
+            value = getattr(self, attribute)
+            if value:
+                body[wire_key] = dict(value)
+        return body
