@@ -151,10 +151,9 @@ def record_trigger(
     Returns the saved Trigger, or None when nothing was recorded: BROCKMAN_ENABLED is
     False, BROCKMAN_CONSENT refused the request, the visitor has no actor (logged), or,
     in production, a BROCKMAN_CONSENT or BROCKMAN_IDENTITIES callable raised (logged).
-    The row is
-    written on *using* (or the router's choice) inside the caller's transaction: if
-    that transaction rolls back, nothing was recorded. Bad input raises TypeError or
-    ValueError here, and nothing is stored.
+    The row is written on *using* (or the router's choice) inside the caller's
+    transaction: if that transaction rolls back, nothing was recorded. Bad input raises
+    TypeError or ValueError here, and nothing is stored.
     """
     trigger = prepare_trigger(
         request, action, obj, identities, attributes, variables, actor_id=actor_id
