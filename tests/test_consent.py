@@ -6,6 +6,7 @@ import pytest
 from django.http import HttpRequest
 from django.test import Client, RequestFactory, override_settings
 
+from django_brockman import record_triggers
 from django_brockman.consent import honour_do_not_track, may_record
 from django_brockman.models import Trigger
 
@@ -104,3 +105,13 @@ def test_consent_that_raises_never_breaks_the_page_and_records_nothing(
     assert not Trigger.objects.exists()
     assert "fl_actor_id" not in response.cookies
     assert [r.exc_info[1].__class__ for r in caplog.records if r.exc_info] == [ConsentBug]
+
+
+@pytest.mark.django_db
+@override_settings(BROCKMAN_CONSENT="tests.test_consent.broken_consent", DEBUG=False)
+def test_consent_that_raises_stores_nothing_in_bulk(caplog: pytest.LogCaptureFixture) -> None:
+    request = RequestFactory().get("/")
+
+    assert record_triggers(request, [{"action": "viewed", "obj": "page", "actor_id": "a"}]) == []
+    assert not Trigger.objects.exists()
+    assert [r.levelname for r in caplog.records] == ["ERROR"]
