@@ -10,6 +10,8 @@ DEFAULT_ENDPOINT = "https://api.focuslab.io/api/v1/"
 DEFAULT_BACKEND = "django_brockman.backends.http.HttpBackend"
 DEFAULT_ACTOR_COOKIE = "fl_actor_id"
 DEFAULT_IDENTITIES = "django_brockman.identities.user_identities"
+#: BROCKMAN_SET_ACTOR_COOKIE's default: mint an actor id only when a trigger needs one.
+WHEN_NEEDED = "when-needed"
 
 
 class Settings:
@@ -71,8 +73,9 @@ class Settings:
         return getattr(settings, "BROCKMAN_ACTOR_COOKIE", DEFAULT_ACTOR_COOKIE)
 
     @property
-    def SET_ACTOR_COOKIE(self) -> bool:
-        return getattr(settings, "BROCKMAN_SET_ACTOR_COOKIE", False)
+    def SET_ACTOR_COOKIE(self) -> bool | str:
+        """``"when-needed"``, ``True`` (every request) or ``False`` (never)."""
+        return getattr(settings, "BROCKMAN_SET_ACTOR_COOKIE", WHEN_NEEDED)
 
     @property
     def IDENTITIES(self) -> str | None:

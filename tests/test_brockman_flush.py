@@ -110,12 +110,27 @@ def test_flush_command_configuration_answer_raises_exit_3(
 
 
 @pytest.mark.django_db
-@override_settings(BROCKMAN_API_KEY="")
+@override_settings(BROCKMAN_ENDPOINT="focuslab.test/api/v1/")
 def test_flush_command_failed_system_check_is_exit_3() -> None:
-    with pytest.raises(CommandError, match=r"brockman\.E001") as raised:
+    with pytest.raises(CommandError, match=r"brockman\.E003") as raised:
         flush(skip_checks=False)
 
     assert raised.value.returncode == 3
+
+
+@pytest.mark.django_db
+@override_settings(BROCKMAN_API_KEY="")
+def test_flush_command_without_key_refuses_saying_what_to_do_locally() -> None:
+    make_triggers(1)
+
+    with pytest.raises(CommandError) as raised:
+        flush(skip_checks=False)
+
+    assert raised.value.returncode == 3
+    assert "BROCKMAN_API_KEY is not set" in str(raised.value)
+    assert "django_brockman.backends.console.ConsoleBackend" in str(raised.value)
+    assert "python -m django_brockman.receiver --api-key" in str(raised.value)
+    assert list(Trigger.objects.values_list("status", "attempts")) == [(Status.PENDING, 0)]
 
 
 @pytest.mark.django_db
@@ -177,7 +192,7 @@ def test_flush_process_exit_statuses() -> None:
     assert bad_option.returncode == 2, bad_option.stderr
     assert "--limit" in bad_option.stderr
     assert no_key.returncode == 3, no_key.stderr
-    assert "brockman.E001" in no_key.stderr
+    assert "BROCKMAN_API_KEY is not set" in no_key.stderr
     assert wrong_endpoint.returncode == 3, wrong_endpoint.stderr
     assert "BROCKMAN_ENDPOINT" in wrong_endpoint.stderr
     assert bug.returncode == 1, bug.stderr

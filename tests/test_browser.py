@@ -155,6 +155,34 @@ def log_in(driver: Any, site: str, then: str) -> None:
     WebDriverWait(driver, 30).until(lambda d: d.current_url.endswith("/" + then))
 
 
+def test_browser_first_visit_records_the_minted_actor_the_browser_keeps(
+    site: str, browser: Any
+) -> None:
+    # A page that records nothing sets no cookie.
+    browser.get(site + "pages/quiet/")
+    assert browser.get_cookie("fl_actor_id") is None
+    assert not Trigger.objects.exists()
+
+    # The first page that records: the id is minted for the trigger and kept as the cookie.
+    with capture_triggers() as first:
+        browser.get(site + "pages/home/")
+    cookie = browser.get_cookie("fl_actor_id")
+    assert cookie is not None
+    assert ACTOR_ID.match(cookie["value"])
+    assert cookie["path"] == "/"
+    assert cookie["httpOnly"] is False  # the browser script reads it
+    assert cookie["sameSite"] == "Lax"
+    # FocusLab's script reads the cookie the same way.
+    assert browser.execute_script("return document.cookie") == f"fl_actor_id={cookie['value']}"
+    assert [(t.obj, t.actor_id) for t in first] == [("home", cookie["value"])]
+
+    # The next page view reuses it, and the browser keeps the same cookie.
+    with capture_triggers() as second:
+        browser.get(site + "pages/pricing/")
+    assert [(t.obj, t.actor_id) for t in second] == [("pricing", cookie["value"])]
+    assert browser.get_cookie("fl_actor_id")["value"] == cookie["value"]
+
+
 def test_browser_visit_records_the_cookie_actor_and_health_shows_the_sends(
     site: str, browser: Any
 ) -> None:

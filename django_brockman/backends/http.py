@@ -13,6 +13,16 @@ from django_brockman.conf import conf
 if TYPE_CHECKING:
     from django_brockman.models import Trigger
 
+#: What to do without a key: the hint of brockman.E001 and the flusher's refusal.
+MISSING_API_KEY_HINT = (
+    "In production, set BROCKMAN_API_KEY to your FocusLab API key (e.g. from an "
+    "environment variable). Locally, print triggers instead with "
+    "BROCKMAN_BACKEND = 'django_brockman.backends.console.ConsoleBackend', or deliver "
+    "them to the stand-in receiver: run `python -m django_brockman.receiver --api-key "
+    "dev-key` and set BROCKMAN_API_KEY = 'dev-key' and "
+    "BROCKMAN_ENDPOINT = 'http://127.0.0.1:8765/api/v1/'."
+)
+
 
 class HttpBackend(BaseBackend):
     """Deliver over HTTP with a FocusLabClient; arguments default to the settings."""
@@ -27,7 +37,10 @@ class HttpBackend(BaseBackend):
         super().__init__(**kwargs)
         self._api_key = api_key if api_key is not None else conf.API_KEY
         if not self._api_key:
-            raise ImproperlyConfigured("BROCKMAN_API_KEY is not set: nothing can be delivered.")
+            raise ImproperlyConfigured(
+                "BROCKMAN_API_KEY is not set, so no trigger can be delivered; they wait in "
+                f"the outbox. {MISSING_API_KEY_HINT}"
+            )
         self.endpoint = endpoint if endpoint is not None else conf.ENDPOINT
         try:
             # Checked here, before a flush claims anything, and as a configuration error.
