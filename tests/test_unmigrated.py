@@ -13,10 +13,17 @@ from django.contrib.messages import get_messages
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
+from django.http import HttpRequest, HttpResponse
 from django.test import Client
 
+from django_brockman.management.base import OutboxCommand
 from django_brockman.models import Trigger
-from django_brockman.unmigrated import is_missing_outbox_table, is_missing_table
+from django_brockman.unmigrated import (
+    admin_view,
+    is_missing_outbox_table,
+    is_missing_table,
+    migrate_hint,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 HINT = "run `manage.py migrate django_brockman`"
@@ -119,3 +126,24 @@ def test_other_database_errors_are_not_taken_for_a_missing_table() -> None:
     error = DatabaseError("syntax error at or near django_brockman_trigger")
 
     assert not is_missing_outbox_table(error)
+
+
+def test_other_database_errors_keep_their_traceback_in_commands_and_the_admin() -> None:
+    class Failing(OutboxCommand):
+        def handle(self, *args: object, **options: object) -> None:
+            raise DatabaseError("deadlock detected")
+
+    def view(request: HttpRequest) -> HttpResponse:
+        raise DatabaseError("deadlock detected")
+
+    with pytest.raises(DatabaseError, match="deadlock"):
+        call_command(Failing())
+    with pytest.raises(DatabaseError, match="deadlock"):
+        admin_view(view)(HttpRequest())
+
+
+def test_hint_names_the_database_option_for_another_database() -> None:
+    assert migrate_hint("default").endswith("run `manage.py migrate django_brockman`.")
+    assert migrate_hint("outbox").endswith(
+        "run `manage.py migrate django_brockman --database outbox`."
+    )
