@@ -393,7 +393,7 @@ class _Handler(BaseHTTPRequestHandler):
     # HTTP/1.1 so that clients keep their connection alive, as they would with FocusLab.
     protocol_version = "HTTP/1.1"
     # A buffered wfile, flushed by http.server after each request, sends a response in one
-    # write instead of two (a third of a request's cost); no Nagle delay on that write.
+    # write instead of two, and without Nagle's algorithm that write goes out at once.
     wbufsize = -1
     disable_nagle_algorithm = True
     server: _Server
