@@ -17,7 +17,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from django_brockman import operations, stats
+from django_brockman import operations, stats, unmigrated
 from django_brockman.chart import bar_chart
 from django_brockman.client import build_body  # a pure function: the admin sends nothing
 from django_brockman.models import Trigger
@@ -135,7 +135,7 @@ class TriggerAdmin(ModelAdmin):
             self.admin_site.admin_view(self.health_view),
             name="django_brockman_trigger_health",
         )
-        return [health, *super().get_urls()]
+        return unmigrated.admin_urls([health, *super().get_urls()])
 
     def health_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_or_change_permission(request):

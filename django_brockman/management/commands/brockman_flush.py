@@ -10,12 +10,13 @@ from types import FrameType
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError, SystemCheckError
+from django.core.management.base import CommandError, SystemCheckError
 from django.db import close_old_connections, connections
 
 from django_brockman import engine, outbox
 from django_brockman.engine import FlushResult
 from django_brockman.management.arguments import positive_float, positive_int
+from django_brockman.management.base import OutboxCommand
 from django_brockman.progress import ProgressBar, log_each_trigger
 
 # Exit statuses, documented in README.rst: 0 the run completed (or was stopped by a
@@ -23,7 +24,7 @@ from django_brockman.progress import ProgressBar, log_each_trigger
 EXIT_CONFIGURATION = 3
 
 
-class Command(BaseCommand):
+class Command(OutboxCommand):
     help = "Deliver due triggers from the outbox to FocusLab."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
