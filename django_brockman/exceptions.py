@@ -4,10 +4,19 @@ from __future__ import annotations
 
 BODY_EXCERPT_CHARS = 200
 
+# Control characters a server may put in a body or a status line, shown as U+FFFD: a NUL
+# cannot be stored in a PostgreSQL text column (last_error), the others garble a log.
+_CONTROLS = dict.fromkeys([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F], "\ufffd")
+
+
+def printable(text: str) -> str:
+    """*text* with control characters other than tab and line breaks replaced."""
+    return text.translate(_CONTROLS)
+
 
 def excerpt(text: str, limit: int = BODY_EXCERPT_CHARS) -> str:
-    """Return *text* cut to *limit* characters, marked when it was cut."""
-    text = text.strip()
+    """Return *text* cut to *limit* characters, marked when it was cut, and printable."""
+    text = printable(text.strip())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -37,9 +46,9 @@ class FocusLabError(Exception):
         self.status = status
         self.body = excerpt(body)
         self.retry_after = retry_after
-        self.url = url
-        self._cause = cause
-        self.message = message or self.default_message
+        self.url = printable(url)
+        self._cause = printable(cause)
+        self.message = printable(message or self.default_message)
         super().__init__(self.message)
 
     @property

@@ -132,12 +132,13 @@ def network_cause(error: BaseException, timeout: float) -> str:
     (``HTTPConnectionPool(host=..., port=9999): Max retries exceeded ... Failed to
     establish a new connection: [Errno 111] Connection refused``); this finds it.
     """
-    chain = list(_chain(error))
+    # Innermost first: the wrappers repeat the cause with their own noise around it.
+    chain = list(_chain(error))[::-1]
     for matches, describe in _CAUSES:
         for link in chain:
             if matches(link):
                 return describe(link, timeout)
-    innermost = chain[-1]
+    innermost = chain[0]
     return f"{type(innermost).__name__}: {_first_line(innermost)}"
 
 
@@ -151,7 +152,8 @@ def _chain(error: BaseException) -> Iterator[BaseException]:
             continue
         seen.add(id(link))
         yield link
-        wrapped = [getattr(link, "reason", None), link.__cause__, link.__context__]
+        context = None if link.__suppress_context__ else link.__context__
+        wrapped = [getattr(link, "reason", None), link.__cause__, context]
         wrapped += list(link.args)
         pending += [item for item in wrapped if isinstance(item, BaseException)]
 
@@ -199,7 +201,10 @@ _CAUSES: list[tuple[Callable[[BaseException], bool], Callable[[BaseException, fl
     (_errno(errno.ENETUNREACH), _said("network unreachable")),
     (_errno(errno.EHOSTUNREACH), _said("host unreachable")),
     (_is(ssl.SSLCertVerificationError), _said_with_detail("TLS certificate not accepted")),
-    (_is(ssl.SSLError, requests.exceptions.SSLError), _said_with_detail("TLS error")),
+    (
+        _is(ssl.SSLError, urllib3.exceptions.SSLError, requests.exceptions.SSLError),
+        _said_with_detail("TLS error"),
+    ),
     (_connect_timeout, lambda error, t: f"connection timed out after {format_seconds(t)}"),
     (
         _is(requests.Timeout, urllib3.exceptions.ReadTimeoutError, TimeoutError),

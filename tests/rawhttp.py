@@ -78,6 +78,9 @@ class RawServer:
     """Serve ``script(n)`` for the n-th request (0-based); a plain 201 when it says None."""
 
     script: Callable[[int], Answer | None] = lambda number: None
+    # Written as soon as a connection opens, before any request: a server that
+    # speaks first, or another protocol.
+    greeting: bytes = b""
     received: list[Received] = field(default_factory=list)
     connections: int = 0
 
@@ -129,6 +132,8 @@ class RawServer:
         buffer = b""
         with conn:
             deadline = time.monotonic() + MAX_SECONDS
+            if self.greeting and not self.answer(conn, Answer(parts=(self.greeting,))):
+                return
             while not self.stopping.is_set() and time.monotonic() < deadline:
                 request, buffer = self.read_request(conn, buffer, deadline)
                 if request is None:

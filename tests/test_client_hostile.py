@@ -14,11 +14,14 @@ from typing import Any
 import pytest
 from django.test import override_settings
 from django.utils import timezone
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from django_brockman.client import FocusLabClient
 from django_brockman.engine import flush
 from django_brockman.exceptions import FocusLabError
 from django_brockman.models import Status, Trigger
+from django_brockman.retry import RetryPolicy, Verdict
 from tests.rawhttp import Answer, RawServer, response, scripted
 
 KEY = "hostile-test-key-0123456789"
@@ -416,3 +419,52 @@ def test_client_reads_an_endless_body_no_longer_than_its_timeout(server: RawServ
     assert time.monotonic() - started < 1.0
     assert caught.value.status == 500
     assert caught.value.body.startswith("zzz")
+
+
+HEADER_NAMES = [
+    "Retry-After",
+    "Location",
+    "Content-Length",
+    "Transfer-Encoding",
+    "Content-Encoding",
+    "Content-Type",
+    "Set-Cookie",
+    "Connection",
+    "X-Other",
+]
+HEADER_VALUES = (
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255), max_size=60)
+    | st.sampled_from(["chunked", "gzip", "deflate", "close", "-1", "9" * 30, "http://[::1"])
+    | st.integers(-5, 10**6).map(str)
+)
+ANSWERS = st.builds(
+    lambda code, headers, body: (
+        f"HTTP/1.1 {code} Whatever\r\n".encode()
+        + b"".join(f"{name}: {value}\r\n".encode("latin-1") for name, value in headers)
+        + b"\r\n"
+        + body
+    ),
+    st.integers(100, 999),
+    st.lists(st.tuples(st.sampled_from(HEADER_NAMES), HEADER_VALUES), max_size=6),
+    st.binary(max_size=300),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(answer=ANSWERS)
+def test_client_survives_any_generated_answer(answer: bytes) -> None:
+    policy = RetryPolicy(base=1, cap=60, max_attempts=3)
+    with RawServer(scripted(raw(answer))) as server:
+        client = FocusLabClient(KEY, server.endpoint, timeout=0.5)
+        started = time.monotonic()
+        try:
+            client.record_trigger("a1", "viewed", "page")
+        except FocusLabError as exc:
+            error: FocusLabError | None = exc
+        else:
+            error = None
+        outcome = policy.decide(error, 1, timezone.now())
+
+    assert time.monotonic() - started < 2.0
+    assert outcome.verdict in set(Verdict)
+    assert KEY not in outcome.error
