@@ -10,6 +10,10 @@ DEFAULT_ENDPOINT = "https://api.focuslab.io/api/v1/"
 DEFAULT_BACKEND = "django_brockman.backends.http.HttpBackend"
 DEFAULT_ACTOR_COOKIE = "fl_actor_id"
 DEFAULT_IDENTITIES = "django_brockman.identities.user_identities"
+# The reference client's Django settings (brockman.django), honoured when the
+# BROCKMAN_* setting is absent; brockman.W040 asks to rename them.
+LEGACY_SETTINGS = {"API_KEY": "FL_API_KEY", "ENDPOINT": "FL_ENDPOINT"}
+_UNSET = object()
 
 
 class Settings:
@@ -20,11 +24,23 @@ class Settings:
 
     @property
     def API_KEY(self) -> str:
-        return getattr(settings, "BROCKMAN_API_KEY", "") or ""
+        return self._with_legacy("API_KEY", "") or ""
 
     @property
     def ENDPOINT(self) -> str:
-        return getattr(settings, "BROCKMAN_ENDPOINT", DEFAULT_ENDPOINT)
+        return self._with_legacy("ENDPOINT", DEFAULT_ENDPOINT)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def setting_name(name: str) -> str:
+        """The name of the setting that gives *name* its value: ``BROCKMAN_<name>``, or
+        the reference client's (``FL_API_KEY``) when only that one is set."""
+        legacy = LEGACY_SETTINGS.get(name)
+        if legacy and not hasattr(settings, f"BROCKMAN_{name}") and hasattr(settings, legacy):
+            return legacy
+        return f"BROCKMAN_{name}"
+
+    def _with_legacy(self, name: str, default: object) -> object:
+        return getattr(settings, self.setting_name(name), default)
 
     @property
     def TIMEOUT(self) -> float:
