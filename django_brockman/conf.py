@@ -13,7 +13,6 @@ DEFAULT_IDENTITIES = "django_brockman.identities.user_identities"
 # The reference client's Django settings (brockman.django), honoured when the
 # BROCKMAN_* setting is absent; brockman.W040 asks to rename them.
 LEGACY_SETTINGS = {"API_KEY": "FL_API_KEY", "ENDPOINT": "FL_ENDPOINT"}
-_UNSET = object()
 
 
 class Settings:
@@ -24,11 +23,11 @@ class Settings:
 
     @property
     def API_KEY(self) -> str:
-        return self._with_legacy("API_KEY", "") or ""
+        return getattr(settings, self.setting_name("API_KEY"), "") or ""
 
     @property
     def ENDPOINT(self) -> str:
-        return self._with_legacy("ENDPOINT", DEFAULT_ENDPOINT)  # type: ignore[no-any-return]
+        return getattr(settings, self.setting_name("ENDPOINT"), DEFAULT_ENDPOINT)
 
     @staticmethod
     def setting_name(name: str) -> str:
@@ -38,9 +37,6 @@ class Settings:
         if legacy and not hasattr(settings, f"BROCKMAN_{name}") and hasattr(settings, legacy):
             return legacy
         return f"BROCKMAN_{name}"
-
-    def _with_legacy(self, name: str, default: object) -> object:
-        return getattr(settings, self.setting_name(name), default)
 
     @property
     def TIMEOUT(self) -> float:

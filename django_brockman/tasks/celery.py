@@ -35,7 +35,7 @@ def flush() -> FlushSummary:
     max_retries=None,
 )
 def record_trigger(
-    self: Task,  # type: ignore[type-arg]
+    self: Task,
     actor_id: object,
     action: object,
     obj: object,
