@@ -33,9 +33,19 @@ from tests.rawhttp import Answer, RawServer, response  # noqa: E402
 MB = 1024 * 1024
 CONCURRENCY = 8
 GENERAL_PATH = "benchmarks.general_path_backend.GeneralPathBackend"
+# Starts the flusher and prints its peak RSS. A child's peak counts the pages of the
+# process it was forked from, and this one holds the 50 MB answer: a small launcher
+# keeps that out of the figure.
+LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
+    "print(os.wait4(child.pid, 0)[2].ru_maxrss)\n"
+)
 
 
-def flush_peak_rss(endpoint: str, count: int, backend: str | None = None) -> float:
+def flush_peak_rss(
+    endpoint: str, count: int, backend: str | None = None, *, strict: bool = True
+) -> float:
     """Flush a backlog of *count* in a new process; return its peak RSS in MB."""
     make_backlog(count)
     env = {
@@ -47,18 +57,20 @@ def flush_peak_rss(endpoint: str, count: int, backend: str | None = None) -> flo
     }
     if backend:
         env["BROCKMAN_BACKEND"] = backend
-    process = subprocess.Popen(
-        [sys.executable, "-m", "django", "brockman_flush", "--concurrency", str(CONCURRENCY)],
+    flusher = [sys.executable, "-m", "django", "brockman_flush", "--concurrency", str(CONCURRENCY)]
+    launched = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *flusher],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=True,
     )
-    _, _, usage = os.wait4(process.pid, 0)
-    attempted = Trigger.objects.filter(attempts=1).count()
-    if attempted != count:
+    # A retried trigger may come due again within the run (full jitter): at least once.
+    attempted = Trigger.objects.filter(attempts__gte=1).count()
+    if strict and attempted != count:
         raise RuntimeError(f"brockman_flush attempted {attempted} of {count} triggers.")
-    return usage.ru_maxrss / 1024  # kilobytes on Linux
+    return int(launched.stdout) / 1024  # kilobytes on Linux
 
 
 def measure(count: int, body_mb: int, reps: int, before: bool) -> list[Figure]:
@@ -77,7 +89,8 @@ def measure(count: int, body_mb: int, reps: int, before: bool) -> list[Figure]:
         figures = [figure(samples, count, body_mb)]
         if before:
             small = max(1, count // 8)
-            old = flush_peak_rss(failing.endpoint, small, GENERAL_PATH)
+            old = flush_peak_rss(failing.endpoint, small, GENERAL_PATH, strict=False)
+            attempted = Trigger.objects.filter(attempts__gte=1).count()
             figures.append(
                 Figure(
                     "E0",
@@ -85,7 +98,7 @@ def measure(count: int, body_mb: int, reps: int, before: bool) -> list[Figure]:
                     old / median(samples["normal"]),
                     "report",
                     None,
-                    f"{old:.0f} MB peak for {small} triggers",
+                    f"{old:.0f} MB peak, {attempted} of {small} triggers attempted",
                 )
             )
     return figures

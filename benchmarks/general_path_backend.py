@@ -11,6 +11,7 @@ import requests
 
 from django_brockman.backends.http import HttpBackend
 from django_brockman.client import USER_AGENT, build_body, error_for, read_environment_once
+from django_brockman.exceptions import NetworkError
 from django_brockman.models import Trigger
 
 
@@ -31,8 +32,11 @@ class GeneralPathBackend(HttpBackend):
         self.open()
         body = json.dumps(build_body(**trigger.payload())).encode()
         headers = {"Content-Type": "application/json", "Idempotency-Key": str(trigger.uuid)}
-        response = self.session.post(
-            self.url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
-        )
+        try:
+            response = self.session.post(
+                self.url, data=body, headers=headers, timeout=self.timeout, allow_redirects=False
+            )
+        except requests.RequestException as exc:
+            raise NetworkError(cause=f"{type(exc).__name__}: {exc}"[:200]) from exc
         if response.status_code != 201:
             raise error_for(response, self._api_key, response.content)

@@ -179,6 +179,9 @@ class RawServer:
 
     def answer(self, conn: socket.socket, answer: Answer) -> bool:
         """Write *answer*; False when the client went away first."""
+        # A client that reads slowly (a loaded machine) is waited for; one that went
+        # away fails the write at once.
+        conn.settimeout(MAX_SECONDS)
         try:
             for part in answer.parts:
                 if isinstance(part, bytes):
@@ -192,6 +195,8 @@ class RawServer:
                     self.pause(answer.interval)
         except OSError:
             return False
+        finally:
+            conn.settimeout(0.2)
         return True
 
     def pause(self, seconds: float) -> None:
