@@ -231,3 +231,21 @@ def test_the_public_api_key_never_shows_in_a_repr() -> None:
 
     assert KEY not in repr(client)
     assert KEY not in str(client)
+
+
+def test_record_trigger_uses_an_endpoint_changed_after_construction(
+    mocked_api: responses.RequestsMock,
+) -> None:
+    mocked_api.add(responses.POST, "https://moved.test/api/v2/trigger/", status=201)
+    client = get_client()
+
+    client.endpoint = "https://moved.test/api/v2"
+    client.record_trigger("a", "b", "c")
+
+    assert client.endpoint == "https://moved.test/api/v2"
+    assert mocked_api.calls[0].request.url == "https://moved.test/api/v2/trigger/"
+
+
+def test_an_endpoint_that_is_not_http_is_refused() -> None:
+    with pytest.raises(ValueError, match="http:// or https://"):
+        get_client(endpoint="api.focuslab.io/api/v1/")
