@@ -11,7 +11,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
 from django_brockman.actor import MIDDLEWARE_PATH as MIDDLEWARE
-from django_brockman.conf import WHEN_NEEDED, conf
+from django_brockman.conf import LEGACY_SETTINGS, WHEN_NEEDED, conf
 
 HTTP_BACKEND = "django_brockman.backends.http.HttpBackend"
 # A cookie name is an RFC 6265 token.
@@ -44,11 +44,11 @@ def _uses_http_backend() -> bool:
 
 
 def check_api_key() -> list[CheckMessage]:
-    value = getattr(settings, "BROCKMAN_API_KEY", None)
-    if value is not None and not isinstance(value, str):
+    value = conf.API_KEY
+    if not isinstance(value, str):
         return [
             Error(
-                f"BROCKMAN_API_KEY must be a str, not {type(value).__name__}.",
+                f"{conf.setting_name('API_KEY')} must be a str, not {type(value).__name__}.",
                 id="brockman.E002",
             )
         ]
@@ -77,7 +77,8 @@ def check_endpoint() -> list[CheckMessage]:
     if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
         return [
             Error(
-                f"BROCKMAN_ENDPOINT must be an http:// or https:// URL, not {endpoint!r}.",
+                f"{conf.setting_name('ENDPOINT')} must be an http:// or https:// URL, not "
+                f"{endpoint!r}.",
                 id="brockman.E003",
             )
         ]
@@ -254,6 +255,32 @@ def check_task_settings() -> list[CheckMessage]:
     return errors
 
 
+def check_legacy_settings() -> list[CheckMessage]:
+    """The reference client's FL_API_KEY and FL_ENDPOINT: used, but to be renamed."""
+    messages: list[CheckMessage] = []
+    for name, legacy in LEGACY_SETTINGS.items():
+        if not hasattr(settings, legacy):
+            continue
+        if conf.setting_name(name) == legacy:
+            messages.append(
+                Warning(
+                    f"{legacy} is the setting of brockman's Django client; it is used because "
+                    f"BROCKMAN_{name} is not set.",
+                    hint=f"Rename it to BROCKMAN_{name}.",
+                    id="brockman.W040",
+                )
+            )
+        else:
+            messages.append(
+                Warning(
+                    f"{legacy} is ignored: BROCKMAN_{name} is set.",
+                    hint=f"Remove {legacy} from the settings.",
+                    id="brockman.W041",
+                )
+            )
+    return messages
+
+
 CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_api_key,
     check_endpoint,
@@ -268,6 +295,7 @@ CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_auth_hooks,
     check_cookie_middleware,
     check_task_settings,
+    check_legacy_settings,
 ]
 
 DEPLOY_CHECKS: list[Callable[[], list[CheckMessage]]] = [

@@ -12,6 +12,9 @@ DEFAULT_ACTOR_COOKIE = "fl_actor_id"
 DEFAULT_IDENTITIES = "django_brockman.identities.user_identities"
 #: BROCKMAN_SET_ACTOR_COOKIE's default: mint an actor id only when a trigger needs one.
 WHEN_NEEDED = "when-needed"
+# The reference client's Django settings (brockman.django), honoured when the
+# BROCKMAN_* setting is absent; brockman.W040 asks to rename them.
+LEGACY_SETTINGS = {"API_KEY": "FL_API_KEY", "ENDPOINT": "FL_ENDPOINT"}
 
 
 class Settings:
@@ -22,11 +25,20 @@ class Settings:
 
     @property
     def API_KEY(self) -> str:
-        return getattr(settings, "BROCKMAN_API_KEY", "") or ""
+        return getattr(settings, self.setting_name("API_KEY"), "") or ""
 
     @property
     def ENDPOINT(self) -> str:
-        return getattr(settings, "BROCKMAN_ENDPOINT", DEFAULT_ENDPOINT)
+        return getattr(settings, self.setting_name("ENDPOINT"), DEFAULT_ENDPOINT)
+
+    @staticmethod
+    def setting_name(name: str) -> str:
+        """The name of the setting that gives *name* its value: ``BROCKMAN_<name>``, or
+        the reference client's (``FL_API_KEY``) when only that one is set."""
+        legacy = LEGACY_SETTINGS.get(name)
+        if legacy and not hasattr(settings, f"BROCKMAN_{name}") and hasattr(settings, legacy):
+            return legacy
+        return f"BROCKMAN_{name}"
 
     @property
     def TIMEOUT(self) -> float:

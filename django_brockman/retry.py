@@ -46,23 +46,31 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     """Return the time a ``Retry-After`` header (seconds or HTTP-date) points to.
 
     None when there is no usable header; never past, and never more than
-    MAX_RETRY_AFTER ahead.
+    MAX_RETRY_AFTER ahead. Whatever the header holds, this never raises: a date with
+    a twenty-digit year, a year 1 east of UTC or a million digits is a server's data.
     """
     if not value:
         return None
     value = value.strip()
+    latest = now + MAX_RETRY_AFTER
     if value.isascii() and value.isdigit():
         # Long digit strings are not parsed at all: int() refuses thousands of digits.
         seconds = int(value) if len(value) < 10 else 10**9
         return now + min(timedelta(seconds=seconds), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            # HTTP dates are always GMT; the obsolete asctime form just does not say so.
+            when = when.replace(tzinfo=timezone.utc)
+        # Compared in UTC: a date near year 1 or 9999 with an offset does not exist
+        # there, and saying so raises OverflowError.
+        when = when.astimezone(timezone.utc)
+        if now.tzinfo is None:
+            # USE_TZ = False: Django's naive local time.
+            when = when.astimezone().replace(tzinfo=None)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        # HTTP dates are always GMT; the obsolete asctime form just does not say so.
-        when = when.replace(tzinfo=timezone.utc)
-    return min(max(when, now), now + MAX_RETRY_AFTER)
+    return min(max(when, now), latest)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -9,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django_brockman.backends.base import BaseBackend
 from django_brockman.client import FocusLabClient, normalize_endpoint
 from django_brockman.conf import conf
+from django_brockman.payload import TriggerData
 
 if TYPE_CHECKING:
     from django_brockman.models import Trigger
@@ -24,6 +26,28 @@ MISSING_API_KEY_HINT = (
 )
 
 
+def client_settings(
+    api_key: str | None = None, endpoint: str | None = None, timeout: float | None = None
+) -> tuple[str, str, float]:
+    """The key, endpoint and timeout of a settings-configured client: each argument, or
+    its setting when None. A missing key or a bad endpoint is a configuration error,
+    raised here, before a flush claims anything."""
+    key = api_key if api_key is not None else conf.API_KEY
+    if not key:
+        raise ImproperlyConfigured(
+            f"{conf.setting_name('API_KEY')} is not set, so no trigger can be delivered; they "
+            f"wait in the outbox. {MISSING_API_KEY_HINT}"
+        )
+    url = endpoint if endpoint is not None else conf.ENDPOINT
+    try:
+        normalize_endpoint(url)
+    except (TypeError, AttributeError, ValueError) as exc:
+        raise ImproperlyConfigured(
+            f"{conf.setting_name('ENDPOINT')} must be an http:// or https:// URL, not {url!r}."
+        ) from exc
+    return key, url, timeout if timeout is not None else conf.TIMEOUT
+
+
 class HttpBackend(BaseBackend):
     """Deliver over HTTP with a FocusLabClient; arguments default to the settings."""
 
@@ -35,21 +59,7 @@ class HttpBackend(BaseBackend):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._api_key = api_key if api_key is not None else conf.API_KEY
-        if not self._api_key:
-            raise ImproperlyConfigured(
-                "BROCKMAN_API_KEY is not set, so no trigger can be delivered; they wait in "
-                f"the outbox. {MISSING_API_KEY_HINT}"
-            )
-        self.endpoint = endpoint if endpoint is not None else conf.ENDPOINT
-        try:
-            # Checked here, before a flush claims anything, and as a configuration error.
-            normalize_endpoint(self.endpoint)
-        except (TypeError, AttributeError, ValueError) as exc:
-            raise ImproperlyConfigured(
-                f"BROCKMAN_ENDPOINT must be an http:// or https:// URL, not {self.endpoint!r}."
-            ) from exc
-        self.timeout = timeout if timeout is not None else conf.TIMEOUT
+        self._api_key, self.endpoint, self.timeout = client_settings(api_key, endpoint, timeout)
         self.client: FocusLabClient | None = None
 
     def __repr__(self) -> str:
@@ -67,4 +77,14 @@ class HttpBackend(BaseBackend):
     def send(self, trigger: Trigger) -> None:
         self.open()
         assert self.client is not None
-        self.client.record_trigger(**trigger.payload(), idempotency_key=str(trigger.uuid))
+        # A stored trigger was validated when recorded: its fields go on the wire as
+        # they are, without the reference API's coercions.
+        data = TriggerData(
+            trigger.actor_id,
+            trigger.action,
+            trigger.obj,
+            trigger.identities,
+            trigger.attributes,
+            trigger.variables,
+        )
+        self.client.post(json.dumps(data.body()).encode(), idempotency_key=str(trigger.uuid))
