@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from django_brockman.models import Trigger
+from django_brockman.models import Status, Trigger
 from django_brockman.outbox import db_alias
 
 DEFAULT_BATCH_SIZE = 1000
@@ -21,10 +21,10 @@ class Finished(enum.Enum):
     ALL = "all"
 
     @property
-    def statuses(self) -> tuple[str, ...]:
+    def statuses(self) -> tuple[Status, ...]:
         if self is Finished.ALL:
-            return (Finished.SENT.value, Finished.FAILED.value)
-        return (self.value,)
+            return (Status.SENT, Status.FAILED)
+        return (Status(self.value),)
 
 
 def purge(

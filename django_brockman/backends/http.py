@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 
 from django_brockman.backends.base import BaseBackend
-from django_brockman.client import FocusLabClient, normalize_endpoint
-from django_brockman.conf import conf
+from django_brockman.client import FocusLabClient
+from django_brockman.conf import conf, endpoint_problem
 
 if TYPE_CHECKING:
     from django_brockman.models import Trigger
@@ -29,13 +30,10 @@ class HttpBackend(BaseBackend):
         if not self._api_key:
             raise ImproperlyConfigured("BROCKMAN_API_KEY is not set: nothing can be delivered.")
         self.endpoint = endpoint if endpoint is not None else conf.ENDPOINT
-        try:
-            # Checked here, before a flush claims anything, and as a configuration error.
-            normalize_endpoint(self.endpoint)
-        except (TypeError, AttributeError, ValueError) as exc:
-            raise ImproperlyConfigured(
-                f"BROCKMAN_ENDPOINT must be an http:// or https:// URL, not {self.endpoint!r}."
-            ) from exc
+        # Checked here, before a flush claims anything, and as a configuration error.
+        problem = endpoint_problem(self.endpoint)
+        if problem:
+            raise ImproperlyConfigured(problem)
         self.timeout = timeout if timeout is not None else conf.TIMEOUT
         self.client: FocusLabClient | None = None
 
@@ -54,4 +52,5 @@ class HttpBackend(BaseBackend):
     def send(self, trigger: Trigger) -> None:
         self.open()
         assert self.client is not None
-        self.client.record_trigger(**trigger.payload(), idempotency_key=str(trigger.uuid))
+        body = json.dumps(trigger.data().body()).encode()
+        self.client.post(body, idempotency_key=str(trigger.uuid))
