@@ -586,3 +586,24 @@ def test_flush_loop_ends_on_a_configuration_error(mocked_api: responses.Requests
 
     assert result.error is not None
     assert statuses() == [(Status.PENDING, 0)]
+
+
+@pytest.mark.parametrize(("status", "signal"), [(201, "trigger_sent"), (400, "trigger_failed")])
+def test_flush_signal_passes_the_trigger_as_its_row_was_written(
+    mocked_api: responses.RequestsMock,
+    collected: list[dict[str, Any]],
+    status: int,
+    signal: str,
+) -> None:
+    make_triggers(1, last_error="HTTP 503", attempts=1)
+    mocked_api.add(responses.POST, TRIGGER_URL, status=status)
+
+    flush(concurrency=1)
+
+    (seen,) = collected
+    assert seen["signal"] is getattr(signals, signal)
+    row = Trigger.objects.get()
+    columns = ("status", "attempts", "claim_token", "last_error", "updated_at", "sent_at")
+    assert {name: getattr(seen["trigger"], name) for name in columns} == {
+        name: getattr(row, name) for name in columns
+    }
