@@ -236,7 +236,7 @@ def change_for(outcome: Outcome | None, now: datetime) -> Change:
     """The status change an outcome calls for; None: the trigger goes back unattempted."""
     if outcome is None:
         return transitions.released(now)
-    if outcome.verdict is Verdict.SENT:
+    if outcome.verdict is Verdict.ACCEPTED:
         return transitions.sent(now)
     if outcome.verdict is Verdict.RETRY:
         assert outcome.retry_at is not None

@@ -14,7 +14,8 @@ DEFAULT_BATCH_SIZE = 1000
 
 
 class Finished(enum.Enum):
-    """Which finished triggers to purge; SENT and FAILED hold the Status values."""
+    """Which finished triggers to purge: a choice of the command line, not a status;
+    ``statuses`` gives the Status values it stands for."""
 
     SENT = "sent"
     FAILED = "failed"
