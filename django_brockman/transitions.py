@@ -2,8 +2,9 @@
 
 Each change is one rule (a Change: the columns it writes), applied alike to the row and to
 the Python object, so that what a signal's receiver sees is what the row holds. The
-flusher's claim and write-back, the admin's actions, ``--retry-failed`` and erasure all
-come here.
+flusher's claim (outbox.claim_batch) and write-back, the admin's actions and
+``--retry-failed`` all come here. Whether a flusher holds a row is the lease, asked of the
+model (Trigger.objects.held()), as erasure does.
 """
 
 from __future__ import annotations
@@ -256,13 +257,13 @@ def _sent_signals(
 ) -> list[Announcement]:
     if not written or not signals.trigger_sent.has_listeners():
         return []
-    ids = [trigger.pk for trigger in triggers]
+    ids = {trigger.pk for trigger in triggers}
     if written < len(ids):
         # Only rows this flusher still held: one claimed again after its lease ran out,
         # or deleted by an erasure request, was not written.
         stamp = change.values["updated_at"]
         rows = Trigger.objects.using(held.db).filter(pk__in=ids, status=Status.SENT)
-        ids = list(rows.filter(updated_at=stamp).values_list("pk", flat=True))
+        ids = set(rows.filter(updated_at=stamp).values_list("pk", flat=True))
     return [(signals.trigger_sent, trigger, {}) for trigger in triggers if trigger.pk in ids]
 
 
@@ -278,7 +279,7 @@ def _log(trigger: Trigger, change: Change) -> None:
 def notify(signal: Signal, **kwargs: Any) -> None:
     """Send *signal*; a receiver's error is logged, never raised.
 
-    A receiver's error must not stop the write-back: the results not yet written would
+    A receiver's error must not stop the run: the results it has not yet written would
     be lost and their triggers sent again.
     """
     for receiver, response in signal.send_robust(Trigger, **kwargs):

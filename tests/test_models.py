@@ -36,23 +36,14 @@ def test_lease_is_held_only_while_sending_and_not_yet_over() -> None:
     now = timezone.now()
     later, earlier = now + timedelta(seconds=30), now - timedelta(seconds=1)
     rows = {
-        "leased": Trigger.objects.create(
-            actor_id="a1",
-            action="viewed",
-            obj="leased",
-            status=Status.SENDING,
-            next_attempt_at=later,
-        ),
-        "expired": Trigger.objects.create(
-            actor_id="a1",
-            action="viewed",
-            obj="expired",
-            status=Status.SENDING,
-            next_attempt_at=earlier,
-        ),
-        "pending": Trigger.objects.create(
-            actor_id="a1", action="viewed", obj="pending", next_attempt_at=later
-        ),
+        obj: Trigger.objects.create(
+            actor_id="a1", action="viewed", obj=obj, status=status, next_attempt_at=at
+        )
+        for obj, status, at in (
+            ("leased", Status.SENDING, later),
+            ("expired", Status.SENDING, earlier),
+            ("pending", Status.PENDING, later),
+        )
     }
 
     assert set(Trigger.objects.held(now).values_list("obj", flat=True)) == {"leased"}
