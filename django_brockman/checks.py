@@ -11,9 +11,14 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
 from django_brockman.actor import MIDDLEWARE_PATH as MIDDLEWARE
-from django_brockman.conf import LEGACY_SETTINGS, WHEN_NEEDED, conf
+from django_brockman.conf import (
+    LEGACY_SETTINGS,
+    WHEN_NEEDED,
+    conf,
+    endpoint_problem,
+    lease_problem,
+)
 
-HTTP_BACKEND = "django_brockman.backends.http.HttpBackend"
 # A cookie name is an RFC 6265 token.
 COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
@@ -73,16 +78,8 @@ def check_api_key_present() -> list[CheckMessage]:
 
 
 def check_endpoint() -> list[CheckMessage]:
-    endpoint = conf.ENDPOINT
-    if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
-        return [
-            Error(
-                f"{conf.setting_name('ENDPOINT')} must be an http:// or https:// URL, not "
-                f"{endpoint!r}.",
-                id="brockman.E003",
-            )
-        ]
-    return []
+    problem = endpoint_problem(conf.ENDPOINT)
+    return [Error(problem, id="brockman.E003")] if problem else []
 
 
 def check_backend() -> list[CheckMessage]:
@@ -123,16 +120,10 @@ def check_numbers() -> list[CheckMessage]:
 
 
 def check_lease() -> list[CheckMessage]:
-    lease, timeout = conf.LEASE_SECONDS, conf.TIMEOUT
-    if check_numbers() or lease > timeout + 1:
+    if check_numbers():
         return []
-    return [
-        Error(
-            f"BROCKMAN_LEASE_SECONDS ({lease}) must be longer than BROCKMAN_TIMEOUT ({timeout}) "
-            "plus one second, or no trigger could be sent before its lease ends.",
-            id="brockman.E006",
-        )
-    ]
+    problem = lease_problem(conf.LEASE_SECONDS, conf.TIMEOUT)
+    return [Error(problem, id="brockman.E006")] if problem else []
 
 
 def check_actor_cookie() -> list[CheckMessage]:

@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import requests
 
 from django_brockman import __version__
+from django_brockman.defaults import DEFAULT_ENDPOINT, DEFAULT_TIMEOUT, normalize_endpoint
 from django_brockman.exceptions import (
     BadAPIKey,
     BadRequest,
@@ -29,8 +30,8 @@ from django_brockman.exceptions import (
 from django_brockman.payload import TriggerData
 from django_brockman.wire import decode_body, network_cause, read_prefix
 
-DEFAULT_ENDPOINT = "https://api.focuslab.io/api/v1/"
-DEFAULT_TIMEOUT = 10.0
+__all__ = ["DEFAULT_ENDPOINT", "DEFAULT_TIMEOUT", "FocusLabClient", "normalize_endpoint"]
+
 USER_AGENT = f"django-brockman/{__version__}"
 
 _ERRORS_BY_STATUS: dict[int, type[FocusLabError]] = {
@@ -39,18 +40,6 @@ _ERRORS_BY_STATUS: dict[int, type[FocusLabError]] = {
     403: BadAPIKey,
     404: ResourceNotFound,
 }
-
-
-def normalize_endpoint(endpoint: str) -> str:
-    """Return *endpoint* with the trailing slash that urljoin needs.
-
-    Without it, ``urljoin("https://host/api/v1", "trigger/")`` would drop ``v1``.
-    """
-    if not endpoint.startswith(("http://", "https://")):
-        raise ValueError(
-            f"The FocusLab endpoint must be an http:// or https:// URL, got {endpoint!r}."
-        )
-    return endpoint if endpoint.endswith("/") else endpoint + "/"
 
 
 def trigger_data(

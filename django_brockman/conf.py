@@ -6,7 +6,17 @@ from collections.abc import Collection
 
 from django.conf import settings
 
-DEFAULT_ENDPOINT = "https://api.focuslab.io/api/v1/"
+from django_brockman.defaults import DEFAULT_ENDPOINT, DEFAULT_TIMEOUT, is_http_url
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_TIMEOUT",
+    "conf",
+    "endpoint_problem",
+    "lease_problem",
+    "send_margin",
+]
+
 DEFAULT_BACKEND = "django_brockman.backends.http.HttpBackend"
 DEFAULT_ACTOR_COOKIE = "fl_actor_id"
 DEFAULT_IDENTITIES = "django_brockman.identities.user_identities"
@@ -42,7 +52,7 @@ class Settings:
 
     @property
     def TIMEOUT(self) -> float:
-        return getattr(settings, "BROCKMAN_TIMEOUT", 10.0)
+        return getattr(settings, "BROCKMAN_TIMEOUT", DEFAULT_TIMEOUT)
 
     @property
     def BACKEND(self) -> str:
@@ -111,3 +121,27 @@ class Settings:
 
 
 conf = Settings()
+
+
+def send_margin(timeout: float) -> float:
+    """How long before its lease ends a flusher may still start a request: the longest a
+    request may take (*timeout*), plus a second for the write-back."""
+    return timeout + 1.0
+
+
+def lease_problem(lease_seconds: float, timeout: float) -> str | None:
+    """Why a lease of *lease_seconds* cannot work with requests of up to *timeout* seconds;
+    None when it can. Every trigger would be released unsent and claimed again, for ever."""
+    if lease_seconds > send_margin(timeout):
+        return None
+    return (
+        f"BROCKMAN_LEASE_SECONDS ({lease_seconds}) must be longer than BROCKMAN_TIMEOUT "
+        f"({timeout}) plus one second, or no trigger could be sent before its lease ends."
+    )
+
+
+def endpoint_problem(endpoint: object) -> str | None:
+    """What is wrong with BROCKMAN_ENDPOINT's value *endpoint*; None when nothing is."""
+    if is_http_url(endpoint):
+        return None
+    return f"{Settings.setting_name('ENDPOINT')} must be an http:// or https:// URL, not {endpoint!r}."

@@ -28,9 +28,15 @@ MAX_EXPONENT = 64
 
 
 class Verdict(enum.Enum):
-    SENT = "sent"
+    """What an attempt's result means. Not a status: flushing.change_for() turns a verdict
+    into the trigger's status change (ACCEPTED into sent, GIVE_UP into failed)."""
+
+    # FocusLab accepted the trigger.
+    ACCEPTED = "accepted"
+    # Try again later.
     RETRY = "retry"
-    FAILED = "failed"
+    # Never again: the trigger is bad, or its last attempt is spent.
+    GIVE_UP = "give_up"
     # The configuration is wrong (API key, endpoint): stop the run, blame no trigger.
     STOP = "stop"
 
@@ -104,14 +110,14 @@ class RetryPolicy:
         it still ends failed after the last attempt instead of blocking the queue.
         """
         if error is None:
-            return Outcome(Verdict.SENT)
+            return Outcome(Verdict.ACCEPTED)
         if not isinstance(error, FocusLabError):
             return self.retry_later(attempts, now, f"{type(error).__name__}: {error}")
         reason = str(error)
         if isinstance(error, (BadAPIKey, ResourceNotFound)):
             return Outcome(Verdict.STOP, error=reason)
         if not self.is_retryable(error):
-            return Outcome(Verdict.FAILED, error=reason)
+            return Outcome(Verdict.GIVE_UP, error=reason)
         return self.retry_later(attempts, now, reason, error.retry_after)
 
     def retry_later(
@@ -119,7 +125,7 @@ class RetryPolicy:
     ) -> Outcome:
         """Retry after a backoff, or never sooner than *retry_after*; fail after the last."""
         if attempts >= self.max_attempts:
-            return Outcome(Verdict.FAILED, error=f"gave up after {attempts} attempts: {reason}")
+            return Outcome(Verdict.GIVE_UP, error=f"gave up after {attempts} attempts: {reason}")
         retry_at = now + timedelta(seconds=self.backoff(attempts))
         not_before = parse_retry_after(retry_after, now)
         if not_before is not None and not_before > retry_at:

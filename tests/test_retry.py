@@ -38,7 +38,7 @@ def policy(
 
 
 def test_decide_success_is_sent() -> None:
-    assert policy().decide(None, 1, NOW).verdict is Verdict.SENT
+    assert policy().decide(None, 1, NOW).verdict is Verdict.ACCEPTED
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_decide_transient_error_is_retried_later(error: FocusLabError) -> None:
 def test_decide_client_error_fails_at_once_with_reason(error: FocusLabError) -> None:
     outcome = policy().decide(error, 1, NOW)
 
-    assert outcome.verdict is Verdict.FAILED
+    assert outcome.verdict is Verdict.GIVE_UP
     assert outcome.retry_at is None
     assert outcome.error == str(error)
 
@@ -125,19 +125,19 @@ def test_decide_last_attempt_fails_with_last_error() -> None:
     assert policy(max_attempts=3).decide(error, 2, NOW).verdict is Verdict.RETRY
     outcome = policy(max_attempts=3).decide(error, 3, NOW)
 
-    assert outcome.verdict is Verdict.FAILED
+    assert outcome.verdict is Verdict.GIVE_UP
     assert outcome.error == f"gave up after 3 attempts: {error}"
     assert "down for maintenance" in outcome.error
 
 
 def test_decide_max_attempts_one_never_retries() -> None:
-    assert policy(max_attempts=1).decide(Timeout(), 1, NOW).verdict is Verdict.FAILED
+    assert policy(max_attempts=1).decide(Timeout(), 1, NOW).verdict is Verdict.GIVE_UP
 
 
 def test_decide_unexpected_exception_fails_after_last_attempt() -> None:
     outcome = policy(max_attempts=2).decide(RuntimeError("bug"), 2, NOW)
 
-    assert outcome.verdict is Verdict.FAILED
+    assert outcome.verdict is Verdict.GIVE_UP
     assert outcome.error == "gave up after 2 attempts: RuntimeError: bug"
 
 
@@ -206,7 +206,7 @@ def test_decide_backoff_longer_than_retry_after_wins() -> None:
 def test_decide_retry_after_does_not_save_the_last_attempt() -> None:
     error = UnknownError(status=429, retry_after="5")
 
-    assert policy(max_attempts=2).decide(error, 2, NOW).verdict is Verdict.FAILED
+    assert policy(max_attempts=2).decide(error, 2, NOW).verdict is Verdict.GIVE_UP
 
 
 @pytest.mark.parametrize(

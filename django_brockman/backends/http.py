@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 from django.core.exceptions import ImproperlyConfigured
 
 from django_brockman.backends.base import BaseBackend
-from django_brockman.client import FocusLabClient, normalize_endpoint
-from django_brockman.conf import conf
-from django_brockman.payload import TriggerData
+from django_brockman.client import FocusLabClient
+from django_brockman.conf import conf, endpoint_problem
 
 if TYPE_CHECKING:
     from django_brockman.models import Trigger
@@ -39,12 +38,10 @@ def client_settings(
             f"wait in the outbox. {MISSING_API_KEY_HINT}"
         )
     url = endpoint if endpoint is not None else conf.ENDPOINT
-    try:
-        normalize_endpoint(url)
-    except (TypeError, AttributeError, ValueError) as exc:
-        raise ImproperlyConfigured(
-            f"{conf.setting_name('ENDPOINT')} must be an http:// or https:// URL, not {url!r}."
-        ) from exc
+    # Checked here, before a flush claims anything, and as a configuration error.
+    problem = endpoint_problem(url)
+    if problem:
+        raise ImproperlyConfigured(problem)
     return key, url, timeout if timeout is not None else conf.TIMEOUT
 
 
@@ -77,14 +74,5 @@ class HttpBackend(BaseBackend):
     def send(self, trigger: Trigger) -> None:
         self.open()
         assert self.client is not None
-        # A stored trigger was validated when recorded: its fields go on the wire as
-        # they are, without the reference API's coercions.
-        data = TriggerData(
-            trigger.actor_id,
-            trigger.action,
-            trigger.obj,
-            trigger.identities,
-            trigger.attributes,
-            trigger.variables,
-        )
-        self.client.post(json.dumps(data.body()).encode(), idempotency_key=str(trigger.uuid))
+        body = json.dumps(trigger.data().body()).encode()
+        self.client.post(body, idempotency_key=str(trigger.uuid))
