@@ -144,4 +144,5 @@ def endpoint_problem(endpoint: object) -> str | None:
     """What is wrong with BROCKMAN_ENDPOINT's value *endpoint*; None when nothing is."""
     if is_http_url(endpoint):
         return None
-    return f"{Settings.setting_name('ENDPOINT')} must be an http:// or https:// URL, not {endpoint!r}."
+    name = Settings.setting_name("ENDPOINT")
+    return f"{name} must be an http:// or https:// URL, not {endpoint!r}."

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 from collections import Counter
 from datetime import timedelta
 from io import StringIO
@@ -213,15 +212,9 @@ def test_flush_process_exit_statuses() -> None:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_flush_loop_stops_cleanly_on_signal(signum: int) -> None:
     make_triggers(1)
-    # The signal is sent while the seventh request is in flight: it always lands in the
-    # middle of a run, never after the last trigger is sent.
-    workers: list[subprocess.Popen[str]] = []
-
-    def signal_at_seventh(number: int, body: dict[str, Any]) -> None:
-        if number == 7:
-            workers[0].send_signal(signum)
-
-    faults = Faults(latency=0.05, script=signal_at_seventh)
+    # The signal is sent once the seventh trigger has arrived: with 50 ms an answer, two
+    # at a time, the 61 take over a second, so it lands in the middle of a run.
+    faults = Faults(latency=0.05)
     with Receiver(api_key=API_KEY, faults=faults) as receiver:
         worker = start(
             "brockman_flush",
@@ -234,12 +227,13 @@ def test_flush_loop_stops_cleanly_on_signal(signum: int) -> None:
             "5",
             env=command_env(receiver.url),
         )
-        workers.append(worker)
         try:
             # Delivered: the worker is up, its signal handlers installed.
             assert receiver.wait_for(1, timeout=60), worker.stderr
             # Recorded while it sleeps: the loop picks them up.
             make_triggers(60)
+            assert receiver.wait_for(7, timeout=60), worker.stderr
+            worker.send_signal(signum)
             stdout, stderr = worker.communicate(timeout=60)
         finally:
             if worker.poll() is None:
