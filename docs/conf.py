@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import django
+from sphinx.application import Sphinx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,7 +45,7 @@ nitpick_ignore_regex = [
 ]
 
 
-def setup(app):  # noqa: ANN001, ANN201
+def setup(app: Sphinx) -> None:
     # ``.. setting::`` and ``.. check::`` make targets for :setting: and :check: links,
     # as in Django's own documentation; tests/test_docs.py reads them.
     app.add_crossref_type("setting", "setting", indextemplate="pair: %s; setting")

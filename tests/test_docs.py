@@ -22,8 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PACKAGE = Path(django_brockman.__file__).resolve().parent
 COMMANDS = sorted(
-    path.stem
-    for path in (PACKAGE / "management" / "commands").glob("brockman_*.py")
+    path.stem for path in (PACKAGE / "management" / "commands").glob("brockman_*.py")
 )
 CHECK_ID = re.compile(r"\bbrockman\.[CEWI]\d{3}\b")
 
@@ -104,9 +103,7 @@ def test_the_checks_reference_names_every_check_id_and_only_those() -> None:
 
 def test_troubleshooting_has_an_entry_for_every_check() -> None:
     page = read("troubleshooting.rst")
-    missing = sorted(
-        check for check in code_check_ids() if f":check:`{check}`" not in page
-    )
+    missing = sorted(check for check in code_check_ids() if f":check:`{check}`" not in page)
 
     assert missing == [], "check ids without an entry in docs/troubleshooting.rst"
 
