@@ -225,6 +225,31 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 
     raise AssertionError(f"nothing listens on port {port} after {seconds} s")
 
 
+def test_the_readme_quickstart_is_the_tutorial_the_runner_runs() -> None:
+    readme, tutorial = blocks(ROOT / "README.rst"), blocks(TUTORIAL)
+    printed = {
+        command: normalized(output)
+        for block in tutorial
+        if block.lang == "console"
+        for command, output in commands(block)
+    }
+    quickstart = [
+        (command, normalized(output))
+        for block in readme
+        if block.lang == "console"
+        for command, output in commands(block)
+    ]
+
+    assert [b.code for b in readme if b.lang == "python"] == [
+        b.code for b in tutorial if b.lang == "python"
+    ]
+    assert len(quickstart) >= 4
+    for command, output in quickstart:
+        assert command in printed, f"README.rst runs {command!r}, which the tutorial does not"
+        assert set(output) <= set(printed[command]), f"README.rst's output of {command!r}"
+    assert "django-admin startproject mysite ." in (ROOT / "README.rst").read_text()
+
+
 def test_the_tutorial_runs_as_written(tmp_path: Path) -> None:
     ports = {port: str(free_port()) for port in PORTS}
 
