@@ -140,6 +140,7 @@ class FocusLabClient:
         self.close()
 
     def close(self) -> None:
+        """Close the keep-alive session (leaving the ``with`` block does it)."""
         self.session.close()
 
     def record_trigger(

@@ -12,6 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Status(models.TextChoices):
+    """Where a trigger is: pending (due at ``next_attempt_at``), sending (claimed under a
+    lease), sent, or failed (given up on, with its ``last_error``)."""
+
     PENDING = "pending", _("pending")
     SENDING = "sending", _("sending")
     SENT = "sent", _("sent")
