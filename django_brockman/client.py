@@ -207,6 +207,7 @@ class FocusLabClient:
         self.close()
 
     def close(self) -> None:
+        """Close the keep-alive session (leaving the ``with`` block does it)."""
         self.session.close()
 
     def get_url(self, resource: str) -> str:

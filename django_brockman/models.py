@@ -14,6 +14,9 @@ from django_brockman.payload import TriggerData
 
 
 class Status(models.TextChoices):
+    """Where a trigger is: pending (due at ``next_attempt_at``), sending (claimed under a
+    lease), sent, or failed (given up on, with its ``last_error``)."""
+
     PENDING = "pending", _("pending")
     SENDING = "sending", _("sending")
     SENT = "sent", _("sent")
