@@ -3,9 +3,6 @@ transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from asgiref.sync import sync_to_async
 from django.db import router, transaction
 from django.http import HttpRequest
@@ -15,12 +12,8 @@ from django_brockman.conf import conf
 from django_brockman.consent import may_record
 from django_brockman.identities import request_identities
 from django_brockman.models import Trigger
-from django_brockman.validation import (
-    validate_actor_id,
-    validate_mapping,
-    validate_name,
-    validate_size,
-)
+from django_brockman.payload import JSONMapping, TriggerArgs, TriggerData
+from django_brockman.validation import trigger_data, validate_actor_id
 
 
 def resolve_actor_id(request: HttpRequest | None, actor_id: object = None) -> str:
@@ -40,65 +33,71 @@ def resolve_actor_id(request: HttpRequest | None, actor_id: object = None) -> st
     return validate_actor_id(actor_id)
 
 
-def build_trigger(
-    actor_id: str,
-    action: object,
-    obj: object,
-    identities: Mapping[str, Any] | None = None,
-    attributes: Mapping[str, Any] | None = None,
-    variables: Mapping[str, Any] | None = None,
-) -> Trigger:
-    """Validate the fields and return an unsaved Trigger."""
-    fields: dict[str, Any] = {
-        "actor_id": actor_id,
-        "action": validate_name("action", action),
-        "obj": validate_name("obj", obj),
-        "identities": validate_mapping("identities", identities),
-        "attributes": validate_mapping("attributes", attributes),
-        "variables": validate_mapping("variables", variables),
-    }
-    validate_size(fields, conf.MAX_PAYLOAD_BYTES)
-    return Trigger(**fields)
+def new_row(data: TriggerData) -> Trigger:
+    """The unsaved outbox row for a checked trigger."""
+    return Trigger(
+        actor_id=data.actor_id,
+        action=data.action,
+        obj=data.obj,
+        identities=data.identities,
+        attributes=data.attributes,
+        variables=data.variables,
+    )
 
 
-def check_fields(
-    action: object,
-    obj: object,
-    identities: Mapping[str, Any] | None = None,
-    attributes: Mapping[str, Any] | None = None,
-    variables: Mapping[str, Any] | None = None,
-    *,
-    actor_id: object = None,
-) -> None:
-    """Validate a trigger that will not be recorded (recording is off, or consent was
+def checked(request: HttpRequest | None, args: TriggerArgs) -> TriggerData:
+    """*args* checked, with *request*'s actor when it names none and BROCKMAN_IDENTITIES'
+    identities for *request* merged under its own."""
+    return trigger_data(
+        resolve_actor_id(request, args.actor_id),
+        args.action,
+        args.obj,
+        request_identities(request, args.identities),
+        args.attributes,
+        args.variables,
+        max_bytes=conf.MAX_PAYLOAD_BYTES,
+    )
+
+
+def check(args: TriggerArgs) -> None:
+    """Check a trigger that will not be recorded (recording is off, or consent was
     refused), so that a mistake in the call still fails in tests and on staging.
 
     The actor is checked only when given: a refused visitor may well have none.
     """
-    placeholder = "-" if actor_id is None else validate_actor_id(actor_id)
-    build_trigger(placeholder, action, obj, identities, attributes, variables)
-
-
-def prepare_trigger(
-    request: HttpRequest | None,
-    action: object,
-    obj: object,
-    identities: Mapping[str, Any] | None = None,
-    attributes: Mapping[str, Any] | None = None,
-    variables: Mapping[str, Any] | None = None,
-    *,
-    actor_id: object = None,
-) -> Trigger:
-    """The unsaved Trigger for *request*: its actor, BROCKMAN_IDENTITIES merged under
-    *identities*, every field validated."""
-    return build_trigger(
-        resolve_actor_id(request, actor_id),
-        action,
-        obj,
-        request_identities(request, identities),
-        attributes,
-        variables,
+    placeholder = "-" if args.actor_id is None else validate_actor_id(args.actor_id)
+    trigger_data(
+        placeholder,
+        args.action,
+        args.obj,
+        args.identities,
+        args.attributes,
+        args.variables,
+        max_bytes=conf.MAX_PAYLOAD_BYTES,
     )
+
+
+def prepare(request: HttpRequest | None, args: TriggerArgs) -> Trigger | None:
+    """The unsaved row to record for *args*, or None when nothing is to be recorded
+    (BROCKMAN_ENABLED is False, or BROCKMAN_CONSENT refused *request*). The fields are
+    checked either way: bad input raises TypeError or ValueError."""
+    if not may_record(request):
+        check(args)
+        return None
+    return new_row(checked(request, args))
+
+
+def record(
+    request: HttpRequest | None, args: TriggerArgs, *, using: str | None = None
+) -> Trigger | None:
+    """record_trigger() with the trigger's fields as one TriggerArgs."""
+    trigger = prepare(request, args)
+    if trigger is None:
+        return None
+    alias = using or router.db_for_write(Trigger)
+    trigger.save(using=alias, force_insert=True)
+    _announce(trigger, alias)
+    return trigger
 
 
 def record_trigger(
@@ -106,9 +105,9 @@ def record_trigger(
     action: str,
     obj: str,
     *,
-    identities: Mapping[str, Any] | None = None,
-    attributes: Mapping[str, Any] | None = None,
-    variables: Mapping[str, Any] | None = None,
+    identities: JSONMapping | None = None,
+    attributes: JSONMapping | None = None,
+    variables: JSONMapping | None = None,
     actor_id: str | int | None = None,
     using: str | None = None,
 ) -> Trigger | None:
@@ -118,18 +117,10 @@ def record_trigger(
     BROCKMAN_ENABLED is False or BROCKMAN_CONSENT refused the request. The row is
     written on *using* (or the router's choice) inside the caller's transaction: if
     that transaction rolls back, nothing was recorded. Bad input raises TypeError or
-    ValueError here, and nothing is stored.
+    ValueError here, before any SQL, and nothing is stored.
     """
-    if not may_record(request):
-        check_fields(action, obj, identities, attributes, variables, actor_id=actor_id)
-        return None
-    trigger = prepare_trigger(
-        request, action, obj, identities, attributes, variables, actor_id=actor_id
-    )
-    alias = using or router.db_for_write(Trigger)
-    trigger.save(using=alias, force_insert=True)
-    _announce(trigger, alias)
-    return trigger
+    args = TriggerArgs(action, obj, identities, attributes, variables, actor_id)
+    return record(request, args, using=using)
 
 
 async def arecord_trigger(
@@ -137,9 +128,9 @@ async def arecord_trigger(
     action: str,
     obj: str,
     *,
-    identities: Mapping[str, Any] | None = None,
-    attributes: Mapping[str, Any] | None = None,
-    variables: Mapping[str, Any] | None = None,
+    identities: JSONMapping | None = None,
+    attributes: JSONMapping | None = None,
+    variables: JSONMapping | None = None,
     actor_id: str | int | None = None,
     using: str | None = None,
 ) -> Trigger | None:
@@ -149,17 +140,12 @@ async def arecord_trigger(
     first, so that the identities and consent callables can read it without a
     database query in the event loop.
     """
-    if not conf.ENABLED:
-        check_fields(action, obj, identities, attributes, variables, actor_id=actor_id)
-        return None
-    if request is not None and _needs_user(request, actor_id):
+    if conf.ENABLED and request is not None and _needs_user(request, actor_id):
         await _load_user(request)
-    if not may_record(request):
-        check_fields(action, obj, identities, attributes, variables, actor_id=actor_id)
+    args = TriggerArgs(action, obj, identities, attributes, variables, actor_id)
+    trigger = prepare(request, args)
+    if trigger is None:
         return None
-    trigger = prepare_trigger(
-        request, action, obj, identities, attributes, variables, actor_id=actor_id
-    )
     alias = using or router.db_for_write(Trigger)
     await trigger.asave(using=alias, force_insert=True)
     if signals.trigger_recorded.has_listeners():

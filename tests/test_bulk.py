@@ -199,3 +199,13 @@ def test_record_triggers_merges_the_requests_identities_under_each_items() -> No
         {"user_id": user.pk, "email": "ada@example.com"},
         {"user_id": user.pk, "email": "other@example.com"},
     ]
+
+
+@override_settings(BROCKMAN_CONSENT="django_brockman.consent.honour_do_not_track")
+def test_record_triggers_refused_consent_needs_no_actor() -> None:
+    # As for record_trigger: a visitor who refused may have no actor, and that is not a
+    # mistake in the call.
+    request = RequestFactory().get("/", headers={"DNT": "1"})
+
+    assert record_triggers(request, [{"action": "viewed", "obj": "page"}]) == []
+    assert not Trigger.objects.exists()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 
 import pytest
 
+from django_brockman.payload import TriggerData
 from django_brockman.validation import (
     payload_size,
     validate_actor_id,
@@ -104,9 +106,10 @@ def test_validate_actor_id_rejects_empty_or_long(value: str) -> None:
         validate_actor_id(value)
 
 
-def test_validate_size_counts_utf8_bytes() -> None:
-    fields = {"variables": {"t": "é" * 10}}
-    size = payload_size(fields)
-    validate_size(fields, size)
+def test_validate_size_counts_utf8_bytes_of_the_body() -> None:
+    data = TriggerData("a", "viewed", "page", variables={"t": "é" * 10})
+    size = payload_size(data)
+    assert size == len(json.dumps(data.body(), separators=(",", ":")).encode()) - 10 * 4
+    validate_size(data, size)
     with pytest.raises(ValueError, match=f"{size} bytes; BROCKMAN_MAX_PAYLOAD_BYTES allows"):
-        validate_size(fields, size - 1)
+        validate_size(data, size - 1)
