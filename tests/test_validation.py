@@ -89,7 +89,9 @@ def test_validate_mapping_rejects_non_mapping() -> None:
         validate_mapping("attributes", ["a"])  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("value", "expected"), [("abc", "abc"), (42, "42")])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("abc", "abc"), (42, "42"), (10**254, "1" + "0" * 254)]
+)
 def test_validate_actor_id_accepts_str_and_int(value: str | int, expected: str) -> None:
     assert validate_actor_id(value) == expected
 
@@ -100,8 +102,10 @@ def test_validate_actor_id_rejects_other_types(value: object) -> None:
         validate_actor_id(value)
 
 
-@pytest.mark.parametrize("value", ["", " ", "x" * 256])
-def test_validate_actor_id_rejects_empty_or_long(value: str) -> None:
+@pytest.mark.parametrize(
+    "value", ["", " ", "x" * 256, 10**255, -(10**254), pytest.param(10**5000, id="huge")]
+)
+def test_validate_actor_id_rejects_empty_or_long(value: str | int) -> None:
     with pytest.raises(ValueError, match="actor_id"):
         validate_actor_id(value)
 
