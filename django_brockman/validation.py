@@ -104,9 +104,13 @@ def validate_mapping(field: str, value: object) -> dict[str, Any]:
     for key, item in checked.items():
         if not isinstance(key, str):
             raise TypeError(f"{field} keys must be str; got {key!r} ({type(key).__name__}).")
-        # Plain text, the common case, needs nothing more here.
-        if type(item) is not str:
-            checked[key] = _checked_value(field, key, item)
+        # Plain text and numbers, the common case, need nothing more here.
+        kind = type(item)
+        if kind is str or (kind is int and MIN_INT <= item <= MAX_INT):
+            continue
+        if kind is float and -FLOAT_LIMIT < item < FLOAT_LIMIT and item:
+            continue
+        checked[key] = _checked_value(field, key, item)
     return checked
 
 
