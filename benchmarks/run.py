@@ -2,9 +2,10 @@
 
 Usage: python benchmarks/run.py [--db sqlite,postgres] [--scale 1.0]
 
-PostgreSQL figures use two scratch databases, bench_brockman and bench_brockman_history,
-created on first use (PGHOST, PGPORT and PGUSER as for psql; default 127.0.0.1:5432,
-postgres). SQLite files go in the temporary directory. Each figure is a ratio against a
+PostgreSQL figures use two scratch databases, bench_brockman and bench_brockman_history
+(BENCH_PG_NAME=x makes them x and x_history), created on first use (PGHOST, PGPORT and
+PGUSER as for psql; default 127.0.0.1:5432, postgres). SQLite files go in the temporary
+directory. BENCH_ONLY=2 (or 24, ...) runs only those figures. Each figure is a ratio against a
 baseline measured in the same run, interleaved with it, as the median of repetitions.
 """
 
@@ -26,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.receiver_ceiling import hammer, requests_client, socket_client  # noqa: E402
 from benchmarks.support import receiver_process  # noqa: E402
 
-SCRATCH_DATABASES = ("bench_brockman", "bench_brockman_history")
+_PG_NAME = os.environ.get("BENCH_PG_NAME", "bench_brockman")
+SCRATCH_DATABASES = (_PG_NAME, f"{_PG_NAME}_history")
 
 
 def machine() -> str:

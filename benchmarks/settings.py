@@ -47,6 +47,8 @@ globals().update(
 _DB = os.environ.get("BENCH_DB", "sqlite")
 # Two databases: "default" starts empty for every figure, "history" holds the sent
 # history of figure 7, so that both claim timings can be interleaved.
+# BENCH_PG_NAME lets two runs on one server keep apart.
+_PG_NAME = os.environ.get("BENCH_PG_NAME", "bench_brockman")
 _SQLITE_DIR = Path(os.environ.get("BENCH_SQLITE_DIR", tempfile.gettempdir()))
 
 if _DB == "sqlite":
@@ -67,7 +69,7 @@ elif _DB == "postgres":
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
         }
-        for alias, name in (("default", "bench_brockman"), ("history", "bench_brockman_history"))
+        for alias, name in (("default", _PG_NAME), ("history", f"{_PG_NAME}_history"))
     }
 else:
     raise RuntimeError(f"BENCH_DB must be sqlite or postgres, not {_DB!r}")

@@ -7,15 +7,23 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "arecord_trigger", "record_trigger", "record_triggers", "trigger_on"]
+__all__ = [
+    "ItemResult",
+    "__version__",
+    "arecord_trigger",
+    "record_trigger",
+    "record_triggers",
+    "trigger_on",
+]
 
 if TYPE_CHECKING:
-    from django_brockman.bulk import record_triggers
+    from django_brockman.bulk import ItemResult, record_triggers
     from django_brockman.hooks import trigger_on
     from django_brockman.recording import arecord_trigger, record_trigger
 
 # Each public name and the module that defines it.
 _LAZY = {
+    "ItemResult": "bulk",
     "arecord_trigger": "recording",
     "record_trigger": "recording",
     "record_triggers": "bulk",

@@ -1,23 +1,65 @@
-"""record_triggers(): validate many triggers, then write them all in a few INSERTs."""
+"""record_triggers(): check many triggers, then write them in a few INSERTs: all of them or
+none (the default), or every good one with a result per item (``partial=True``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal, overload
 
 from django.db import router
 from django.http import HttpRequest
 
 from django_brockman import signals
 from django_brockman.callables import CallableFailed
+from django_brockman.conf import conf
 from django_brockman.consent import may_record
 from django_brockman.identities import request_identities
 from django_brockman.models import Trigger
-from django_brockman.recording import UNCHECKED_ACTOR, build_trigger, resolve_actor_id
-from django_brockman.validation import validate_actor_id
+from django_brockman.recording import UNCHECKED_ACTOR, new_row, resolve_actor_id
+from django_brockman.validation import trigger_data, validate_actor_id
 
 #: The keys an item may have: record_trigger's arguments, less *request* and *using*.
 ITEM_KEYS = frozenset({"action", "obj", "actor_id", "identities", "attributes", "variables"})
+REQUIRED_KEYS = frozenset({"action", "obj"})
+
+#: What checking one item gives: its unsaved row, or the error that names it.
+Checked = Trigger | TypeError | ValueError
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """What ``record_triggers(..., partial=True)`` did with one item.
+
+    *stored* is True when the item's row was written; *trigger* is that row. *error* is
+    the TypeError or ValueError that refused the item (its message starts with
+    ``Trigger <index>:``), or None: an item that was neither stored nor refused was
+    valid, but recording is off or the request's consent was refused.
+    """
+
+    stored: bool
+    trigger: Trigger | None = None
+    error: TypeError | ValueError | None = None
+
+
+@overload
+def record_triggers(
+    request: HttpRequest | None,
+    items: Iterable[Mapping[str, Any]],
+    *,
+    using: str | None = ...,
+    partial: Literal[False] = ...,
+) -> list[Trigger]: ...
+
+
+@overload
+def record_triggers(
+    request: HttpRequest | None,
+    items: Iterable[Mapping[str, Any]],
+    *,
+    using: str | None = ...,
+    partial: Literal[True],
+) -> list[ItemResult]: ...
 
 
 def record_triggers(
@@ -25,38 +67,51 @@ def record_triggers(
     items: Iterable[Mapping[str, Any]],
     *,
     using: str | None = None,
-) -> list[Trigger]:
+    partial: bool = False,
+) -> list[Trigger] | list[ItemResult]:
     """Record many triggers with ``bulk_create``: for backfills and imports.
 
     Each item is a dict of record_trigger's arguments (``action``, ``obj`` and
     optionally ``actor_id``, ``identities``, ``attributes``, ``variables``); an item
-    without ``actor_id`` takes the request's actor. Every item is validated before
-    anything is written: bad input raises TypeError or ValueError naming the item's
-    index, and nothing is stored. The rows are written inside the caller's transaction.
+    without ``actor_id`` takes the request's actor. Every item is checked as
+    record_trigger() checks it, before anything is written, and the rows are written in
+    one ``bulk_create`` inside the caller's transaction.
+
+    By default it is all or nothing: a bad item raises TypeError or ValueError naming
+    its index, nothing is stored, and the stored Triggers are returned. With
+    ``partial=True`` every good item is stored and a list of ItemResult is returned,
+    one per item in input order.
 
     As with record_trigger(), BROCKMAN_IDENTITIES' identities for *request* are merged
-    under each item's, and nothing is stored (an empty list is returned, after the
-    items were checked) when BROCKMAN_ENABLED is False, BROCKMAN_CONSENT refuses
-    *request*, a site callable raised in production, or an item needs the request's
-    actor and it has none (logged).
+    under each item's, and nothing is stored (after the items were checked) when
+    BROCKMAN_ENABLED is False, BROCKMAN_CONSENT refuses *request*, a site callable
+    raised in production, or an item needs the request's actor and it has none (logged).
     """
-    recording = may_record(request)
-    shared = None
-    if recording:
-        try:
-            # Asked once: the identities of one request are the same for every item.
-            shared = request_identities(request)
-        except CallableFailed:
-            recording = False
+    recording, shared = _recording_and_identities(request)
     request_actor = RequestActor(request, recording)
-    triggers = _build_all(items, request_actor, shared)
-    if not recording or request_actor.missing:
-        return []
-    alias = using or router.db_for_write(Trigger)
-    # bulk_create is atomic: a database error part way stores none of the rows.
-    Trigger.objects.using(alias).bulk_create(triggers)
-    signals.announce_recorded(triggers, alias)
-    return triggers
+    checked = _check_all(items, request_actor, shared, stop_at_error=not partial)
+    stored = recording and not request_actor.missing
+    rows = [row for row in checked if isinstance(row, Trigger)] if stored else []
+    if rows:
+        alias = using or router.db_for_write(Trigger)
+        # bulk_create is atomic: a database error part way stores none of the rows.
+        Trigger.objects.using(alias).bulk_create(rows)
+        signals.announce_recorded(rows, alias)
+    if not partial:
+        return rows
+    return [_result(row, stored=stored) for row in checked]
+
+
+def _recording_and_identities(
+    request: HttpRequest | None,
+) -> tuple[bool, Mapping[str, Any] | None]:
+    if not may_record(request):
+        return False, None
+    try:
+        # Asked once: the identities of one request are the same for every item.
+        return True, request_identities(request)
+    except CallableFailed:
+        return False, None
 
 
 class RequestActor:
@@ -84,44 +139,69 @@ class RequestActor:
         return self.actor_id or UNCHECKED_ACTOR
 
 
-def _build_all(
+def _result(checked: Checked, *, stored: bool) -> ItemResult:
+    if isinstance(checked, Trigger):
+        return ItemResult(stored, checked if stored else None)
+    return ItemResult(False, error=checked)
+
+
+def _check_all(
     items: Iterable[Mapping[str, Any]],
     request_actor: Callable[[], str],
     shared: Mapping[str, Any] | None,
-) -> list[Trigger]:
+    *,
+    stop_at_error: bool,
+) -> list[Checked]:
     if isinstance(items, (str, bytes, Mapping)):
         raise TypeError(f"record_triggers() takes a list of dicts, not a {type(items).__name__}.")
-    triggers = []
+    max_bytes = conf.MAX_PAYLOAD_BYTES
+    checked: list[Checked] = []
     for index, item in enumerate(items):
         try:
-            triggers.append(_build_one(item, request_actor, shared))
+            checked.append(_check_one(item, request_actor, shared, max_bytes))
         except (TypeError, ValueError) as exc:
             # The plain class, whatever subclass was raised: its constructor is known.
-            error = TypeError if isinstance(exc, TypeError) else ValueError
-            raise error(f"Trigger {index}: {exc}") from exc
-    return triggers
+            error = (TypeError if isinstance(exc, TypeError) else ValueError)(
+                f"Trigger {index}: {exc}"
+            )
+            if stop_at_error:
+                raise error from exc
+            error.__cause__ = exc
+            checked.append(error)
+    return checked
 
 
-def _build_one(
-    item: object, request_actor: Callable[[], str], shared: Mapping[str, Any] | None
+def _check_one(
+    item: object,
+    request_actor: Callable[[], str],
+    shared: Mapping[str, Any] | None,
+    max_bytes: int,
 ) -> Trigger:
     if not isinstance(item, Mapping):
         raise TypeError(f"each trigger must be a dict, not {type(item).__name__}.")
-    unknown = item.keys() - ITEM_KEYS
+    keys = item.keys()
+    if not (REQUIRED_KEYS <= keys <= ITEM_KEYS):
+        _refuse_keys(keys)
+    actor_id = item.get("actor_id")
+    return new_row(
+        trigger_data(
+            request_actor() if actor_id is None else validate_actor_id(actor_id),
+            item["action"],
+            item["obj"],
+            _merged(shared, item.get("identities")),
+            item.get("attributes"),
+            item.get("variables"),
+            max_bytes=max_bytes,
+        )
+    )
+
+
+def _refuse_keys(keys: Iterable[str]) -> None:
+    unknown = set(keys) - ITEM_KEYS
     if unknown:
         raise TypeError(f"unknown keys {sorted(unknown)}; allowed are {sorted(ITEM_KEYS)}.")
-    missing = {"action", "obj"} - item.keys()
-    if missing:
-        raise TypeError(f"missing {' and '.join(sorted(missing))}.")
-    actor_id = item.get("actor_id")
-    return build_trigger(
-        request_actor() if actor_id is None else validate_actor_id(actor_id),
-        item["action"],
-        item["obj"],
-        _merged(shared, item.get("identities")),
-        item.get("attributes"),
-        item.get("variables"),
-    )
+    missing = REQUIRED_KEYS - set(keys)
+    raise TypeError(f"missing {' and '.join(sorted(missing))}.")
 
 
 def _merged(shared: Mapping[str, Any] | None, own: Any) -> Any:

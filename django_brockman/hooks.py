@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeAlias, TypeVar
 
 from django.dispatch import Signal
 from django.http import HttpRequest
 
-from django_brockman.guard import contained, record_in_savepoint
+from django_brockman.payload import JSONMapping, TriggerArgs
+from django_brockman.safe_recording import contained, record_in_savepoint
 
 T = TypeVar("T")
 #: A fixed value, or a callable that computes it from the signal's arguments
 #: (``sender``, ``signal`` and whatever the signal sends, e.g. ``instance``).
 Computed: TypeAlias = T | Callable[..., T]
-Fields: TypeAlias = Mapping[str, Any]
+Fields: TypeAlias = JSONMapping
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,14 +41,19 @@ class Hook:
                 return
             request = kwargs.get("request")
             record_in_savepoint(
-                request if isinstance(request, HttpRequest) else None,
-                _compute(self.action, kwargs),
-                _compute(self.obj, kwargs),
-                actor_id=_compute(self.actor_id, kwargs),
-                variables=_compute(self.variables, kwargs),
-                identities=_compute(self.identities, kwargs),
-                attributes=_compute(self.attributes, kwargs),
+                request if isinstance(request, HttpRequest) else None, self.args(kwargs)
             )
+
+    def args(self, kwargs: dict[str, Any]) -> TriggerArgs:
+        """The trigger's fields, computed from the signal's arguments."""
+        return TriggerArgs(
+            action=_compute(self.action, kwargs),
+            obj=_compute(self.obj, kwargs),
+            actor_id=_compute(self.actor_id, kwargs),
+            variables=_compute(self.variables, kwargs),
+            identities=_compute(self.identities, kwargs),
+            attributes=_compute(self.attributes, kwargs),
+        )
 
     def disconnect(self) -> bool:
         """Disconnect the hook from its signal; False if it was not connected."""

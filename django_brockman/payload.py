@@ -1,5 +1,6 @@
-"""TriggerData: one trigger's fields as plain, typed values, from the recording helpers down
-to the wire. No Django, no HTTP: the client, the outbox and the helpers all speak it."""
+"""A trigger's fields as one typed value: TriggerArgs as the caller wrote them, TriggerData
+once checked, from the recording helpers down to the wire. No Django, no HTTP: the client,
+the outbox and the helpers all speak it."""
 
 from __future__ import annotations
 
@@ -19,8 +20,25 @@ OPTIONAL_KEYS = (
 
 
 @dataclass(frozen=True)
+class TriggerArgs:
+    """A trigger as the caller wrote it: record_trigger()'s arguments, not yet checked.
+
+    The template tag and the signal hooks pass it down as one value; recording checks it
+    into a TriggerData (see ``django_brockman.validation``). Without *actor_id*, the actor
+    is the request's.
+    """
+
+    action: str
+    obj: str
+    identities: JSONMapping | None = None
+    attributes: JSONMapping | None = None
+    variables: JSONMapping | None = None
+    actor_id: str | int | None = None
+
+
+@dataclass(frozen=True)
 class TriggerData:
-    """A trigger's six fields. ``obj`` is ``object`` on the wire."""
+    """A trigger's six fields, checked. ``obj`` is ``object`` on the wire."""
 
     actor_id: str
     action: str

@@ -4,8 +4,6 @@ transaction."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import router
@@ -18,12 +16,8 @@ from django_brockman.conf import conf
 from django_brockman.consent import may_record
 from django_brockman.identities import request_identities
 from django_brockman.models import Trigger
-from django_brockman.validation import (
-    validate_actor_id,
-    validate_mapping,
-    validate_name,
-    validate_size,
-)
+from django_brockman.payload import JSONMapping, TriggerArgs, TriggerData
+from django_brockman.validation import trigger_data, validate_actor_id
 
 logger = logging.getLogger("django_brockman.capture")
 
@@ -58,81 +52,87 @@ def resolve_actor_id(request: HttpRequest | None, actor_id: object = None) -> st
     return validate_actor_id(actor_id)
 
 
-def build_trigger(
-    actor_id: str,
-    action: object,
-    obj: object,
-    identities: Mapping[str, Any] | None = None,
-    attributes: Mapping[str, Any] | None = None,
-    variables: Mapping[str, Any] | None = None,
-) -> Trigger:
-    """Validate the fields and return an unsaved Trigger."""
-    fields: dict[str, Any] = {
-        "actor_id": actor_id,
-        "action": validate_name("action", action),
-        "obj": validate_name("obj", obj),
-        "identities": validate_mapping("identities", identities),
-        "attributes": validate_mapping("attributes", attributes),
-        "variables": validate_mapping("variables", variables),
-    }
-    validate_size(fields, conf.MAX_PAYLOAD_BYTES)
-    return Trigger(**fields)
+def new_row(data: TriggerData) -> Trigger:
+    """The unsaved outbox row for a checked trigger."""
+    return Trigger(
+        actor_id=data.actor_id,
+        action=data.action,
+        obj=data.obj,
+        identities=data.identities,
+        attributes=data.attributes,
+        variables=data.variables,
+    )
 
 
-def check_fields(
-    action: object,
-    obj: object,
-    identities: Mapping[str, Any] | None = None,
-    attributes: Mapping[str, Any] | None = None,
-    variables: Mapping[str, Any] | None = None,
-    *,
-    actor_id: object = None,
-) -> None:
-    """Validate a trigger that will not be recorded (recording is off, or consent was
+def check(args: TriggerArgs) -> None:
+    """Check a trigger that will not be recorded (recording is off, or consent was
     refused), so that a mistake in the call still fails in tests and on staging.
 
     The actor is checked only when given: a refused visitor may well have none.
     """
-    placeholder = UNCHECKED_ACTOR if actor_id is None else validate_actor_id(actor_id)
-    build_trigger(placeholder, action, obj, identities, attributes, variables)
+    placeholder = UNCHECKED_ACTOR if args.actor_id is None else validate_actor_id(args.actor_id)
+    trigger_data(
+        placeholder,
+        args.action,
+        args.obj,
+        args.identities,
+        args.attributes,
+        args.variables,
+        max_bytes=conf.MAX_PAYLOAD_BYTES,
+    )
 
 
-def prepare_trigger(
-    request: HttpRequest | None,
-    action: object,
-    obj: object,
-    identities: Mapping[str, Any] | None = None,
-    attributes: Mapping[str, Any] | None = None,
-    variables: Mapping[str, Any] | None = None,
-    *,
-    actor_id: object = None,
-) -> Trigger | None:
-    """The unsaved Trigger for *request*: its actor, BROCKMAN_IDENTITIES merged under
-    *identities*, every field validated.
+def prepare(request: HttpRequest | None, args: TriggerArgs) -> Trigger | None:
+    """The unsaved row to record for *args*: its actor, BROCKMAN_IDENTITIES merged under
+    its identities, every field checked.
 
     None when nothing is to be recorded (recording is off, consent was refused, a site
-    callable failed, the visitor has no actor); the fields are checked all the same.
+    callable failed, the visitor has no actor); the fields are checked all the same:
+    bad input raises TypeError or ValueError.
     """
-    found = _actor_and_identities(request, actor_id, identities)
+    found = _actor_and_identities(request, args)
     if found is None:
-        check_fields(action, obj, identities, attributes, variables, actor_id=actor_id)
+        check(args)
         return None
-    actor, merged = found
-    return build_trigger(actor, action, obj, merged, attributes, variables)
+    actor, identities = found
+    return new_row(
+        trigger_data(
+            actor,
+            args.action,
+            args.obj,
+            identities,
+            args.attributes,
+            args.variables,
+            max_bytes=conf.MAX_PAYLOAD_BYTES,
+        )
+    )
 
 
 def _actor_and_identities(
-    request: HttpRequest | None, actor_id: object, identities: Mapping[str, Any] | None
-) -> tuple[str, Mapping[str, Any] | None] | None:
+    request: HttpRequest | None, args: TriggerArgs
+) -> tuple[str, JSONMapping | None] | None:
     # Consent first: no cookie is minted for a visitor who refused.
     if not may_record(request):
         return None
     try:
-        merged = request_identities(request, identities)
+        identities = request_identities(request, args.identities)
     except CallableFailed:
         return None
-    actor = resolve_actor_id(request, actor_id)
-    return None if actor is None else (actor, merged)
+    actor = resolve_actor_id(request, args.actor_id)
+    return None if actor is None else (actor, identities)
+
+
+def record(
+    request: HttpRequest | None, args: TriggerArgs, *, using: str | None = None
+) -> Trigger | None:
+    """record_trigger() with the trigger's fields as one TriggerArgs."""
+    trigger = prepare(request, args)
+    if trigger is None:
+        return None
+    alias = using or router.db_for_write(Trigger)
+    trigger.save(using=alias, force_insert=True)
+    signals.announce_recorded([trigger], alias)
+    return trigger
 
 
 def record_trigger(
@@ -140,9 +140,9 @@ def record_trigger(
     action: str,
     obj: str,
     *,
-    identities: Mapping[str, Any] | None = None,
-    attributes: Mapping[str, Any] | None = None,
-    variables: Mapping[str, Any] | None = None,
+    identities: JSONMapping | None = None,
+    attributes: JSONMapping | None = None,
+    variables: JSONMapping | None = None,
     actor_id: str | int | None = None,
     using: str | None = None,
 ) -> Trigger | None:
@@ -153,17 +153,10 @@ def record_trigger(
     in production, a BROCKMAN_CONSENT or BROCKMAN_IDENTITIES callable raised (logged).
     The row is written on *using* (or the router's choice) inside the caller's
     transaction: if that transaction rolls back, nothing was recorded. Bad input raises
-    TypeError or ValueError here, and nothing is stored.
+    TypeError or ValueError here, before any SQL, and nothing is stored.
     """
-    trigger = prepare_trigger(
-        request, action, obj, identities, attributes, variables, actor_id=actor_id
-    )
-    if trigger is None:
-        return None
-    alias = using or router.db_for_write(Trigger)
-    trigger.save(using=alias, force_insert=True)
-    signals.announce_recorded([trigger], alias)
-    return trigger
+    args = TriggerArgs(action, obj, identities, attributes, variables, actor_id)
+    return record(request, args, using=using)
 
 
 async def arecord_trigger(
@@ -171,9 +164,9 @@ async def arecord_trigger(
     action: str,
     obj: str,
     *,
-    identities: Mapping[str, Any] | None = None,
-    attributes: Mapping[str, Any] | None = None,
-    variables: Mapping[str, Any] | None = None,
+    identities: JSONMapping | None = None,
+    attributes: JSONMapping | None = None,
+    variables: JSONMapping | None = None,
     actor_id: str | int | None = None,
     using: str | None = None,
 ) -> Trigger | None:
@@ -183,14 +176,10 @@ async def arecord_trigger(
     first, so that the identities and consent callables can read it without a
     database query in the event loop.
     """
-    if not conf.ENABLED:
-        check_fields(action, obj, identities, attributes, variables, actor_id=actor_id)
-        return None
-    if request is not None and _needs_user(request, actor_id):
+    if conf.ENABLED and request is not None and _needs_user(request, actor_id):
         await _load_user(request)
-    trigger = prepare_trigger(
-        request, action, obj, identities, attributes, variables, actor_id=actor_id
-    )
+    args = TriggerArgs(action, obj, identities, attributes, variables, actor_id)
+    trigger = prepare(request, args)
     if trigger is None:
         return None
     alias = using or router.db_for_write(Trigger)

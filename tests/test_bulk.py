@@ -11,6 +11,7 @@ from django.test import RequestFactory, override_settings
 
 import django_brockman
 from django_brockman import record_triggers, signals
+from django_brockman.bulk import ItemResult
 from django_brockman.models import Status, Trigger
 
 pytestmark = pytest.mark.django_db
@@ -232,3 +233,147 @@ def test_record_triggers_refused_consent_needs_no_actor() -> None:
     request.user = AnonymousUser()
 
     assert record_triggers(request, [{"action": "viewed", "obj": "page"}]) == []
+
+
+@override_settings(BROCKMAN_CONSENT="django_brockman.consent.honour_do_not_track")
+def test_record_triggers_refused_consent_by_dnt_needs_no_actor() -> None:
+    # As for record_trigger: a visitor who refused may have no actor, and that is not a
+    # mistake in the call.
+    request = RequestFactory().get("/", headers={"DNT": "1"})
+
+    assert record_triggers(request, [{"action": "viewed", "obj": "page"}]) == []
+    assert not Trigger.objects.exists()
+
+
+# partial=True: every good item stored, one result per item
+
+
+def test_record_triggers_partial_stores_the_good_items_and_reports_each_in_order() -> None:
+    items: list[Any] = [
+        {"action": "viewed", "obj": "page 1", "actor_id": "a1"},
+        {"action": "viewed", "actor_id": "a1"},
+        "not a dict",
+        {"action": "viewed", "obj": "page\x00", "actor_id": "a1"},
+        {"action": "viewed", "obj": "page 2", "actor_id": "a1", "variables": {"n": 1}},
+        {"action": "viewed", "obj": "page 3", "actor_id": "a1", "variables": {"v": {}}},
+    ]
+
+    results = record_triggers(None, items, partial=True)
+
+    stored = list(Trigger.objects.order_by("pk"))
+    assert [(t.obj, t.variables) for t in stored] == [("page 1", {}), ("page 2", {"n": 1})]
+    assert [result.stored for result in results] == [True, False, False, False, True, False]
+    assert [r.trigger.pk for r in results if r.trigger] == [t.pk for t in stored]
+    assert [r.trigger for r in results if not r.stored] == [None] * 4
+    errors = [r.error for r in results if r.error]
+    assert [(type(error), str(error)[:26]) for error in errors] == [
+        (TypeError, "Trigger 1: missing obj."),
+        (TypeError, "Trigger 2: each trigger mu"),
+        (ValueError, "Trigger 3: obj contains a "),
+        (TypeError, "Trigger 5: variables['v'] "),
+    ]
+    assert [r.error for r in results if r.stored] == [None, None]
+
+
+def test_record_triggers_partial_results_are_typed_values() -> None:
+    (result,) = record_triggers(
+        None, [{"action": "viewed", "obj": "page", "actor_id": "a"}], partial=True
+    )
+
+    assert isinstance(result, ItemResult)
+    assert result == ItemResult(stored=True, trigger=Trigger.objects.get(), error=None)
+    with pytest.raises(AttributeError):
+        result.stored = False  # type: ignore[misc]
+
+
+def test_record_triggers_partial_writes_the_good_items_in_one_bulk_insert(
+    django_assert_num_queries: Any,
+) -> None:
+    items: list[Any] = [{"action": "viewed", "obj": f"p{n}", "actor_id": "a"} for n in range(50)]
+    items.insert(25, {"action": "", "obj": "x", "actor_id": "a"})
+
+    with django_assert_num_queries(1):
+        results = record_triggers(None, items, partial=True)
+
+    assert sum(result.stored for result in results) == 50
+    assert Trigger.objects.count() == 50
+
+
+def test_record_triggers_partial_with_no_good_item_writes_nothing(
+    django_assert_num_queries: Any,
+) -> None:
+    with django_assert_num_queries(0):
+        results = record_triggers(None, [{"action": "viewed"}, 7], partial=True)
+
+    assert [(r.stored, r.trigger, type(r.error)) for r in results] == [
+        (False, None, TypeError),
+        (False, None, TypeError),
+    ]
+
+
+def test_record_triggers_partial_rolls_back_with_the_callers_transaction() -> None:
+    with transaction.atomic():
+        record_triggers(
+            None,
+            [{"action": "viewed", "obj": "page", "actor_id": "a"}, {"action": "viewed"}],
+            partial=True,
+        )
+        assert Trigger.objects.count() == 1
+        transaction.set_rollback(True)
+
+    assert not Trigger.objects.exists()
+
+
+@override_settings(BROCKMAN_ENABLED=False)
+def test_record_triggers_partial_disabled_stores_nothing_and_reports_only_errors() -> None:
+    results = record_triggers(
+        None,
+        [{"action": "viewed", "obj": "page"}, {"action": "viewed", "obj": 1, "actor_id": "a"}],
+        partial=True,
+    )
+
+    assert [(r.stored, r.trigger) for r in results] == [(False, None), (False, None)]
+    assert results[0].error is None
+    assert str(results[1].error) == "Trigger 1: obj must be a str, not int."
+    assert not Trigger.objects.exists()
+
+
+def test_record_triggers_partial_keeps_the_cause_of_each_error() -> None:
+    (result,) = record_triggers(None, [{"action": 1, "obj": "x", "actor_id": "a"}], partial=True)
+
+    assert isinstance(result.error, TypeError)
+    assert str(result.error.__cause__) == "action must be a str, not int."
+
+
+@pytest.mark.django_db(transaction=True)
+def test_record_triggers_partial_announces_only_the_stored_triggers() -> None:
+    seen: list[str] = []
+
+    def receiver(sender: object, trigger: Trigger, **kwargs: object) -> None:
+        seen.append(trigger.obj)
+
+    signals.trigger_recorded.connect(receiver)
+    try:
+        record_triggers(
+            None,
+            [
+                {"action": "viewed", "obj": "a", "actor_id": "a1"},
+                {"action": "viewed", "obj": "", "actor_id": "a1"},
+                {"action": "viewed", "obj": "c", "actor_id": "a1"},
+            ],
+            partial=True,
+        )
+    finally:
+        signals.trigger_recorded.disconnect(receiver)
+
+    assert seen == ["a", "c"]
+
+
+def test_record_triggers_partial_still_refuses_a_call_that_is_not_a_list() -> None:
+    with pytest.raises(TypeError, match="list of dicts, not a dict"):
+        record_triggers(None, {"action": "viewed"}, partial=True)  # type: ignore[arg-type]
+
+
+def test_item_result_is_exported_from_the_package() -> None:
+    assert django_brockman.ItemResult is ItemResult
+    assert "ItemResult" in django_brockman.__all__

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from django_brockman import arecord_trigger, record_trigger
 from django_brockman.models import Status, Trigger
+from django_brockman.payload import TriggerData
 from django_brockman.validation import payload_size
 from tests.conftest import run_async
 from tests.testapp.views import Boom
@@ -199,8 +200,7 @@ def test_record_trigger_accepts_255_characters_and_refuses_256(field: str) -> No
 
 
 def test_record_trigger_payload_limit_is_inclusive() -> None:
-    base = {"actor_id": "a", "action": "viewed", "obj": "page"}
-    size = payload_size({**base, "identities": {}, "attributes": {}, "variables": {"x": ""}})
+    size = payload_size(TriggerData("a", "viewed", "page", variables={"x": ""}))
 
     with override_settings(BROCKMAN_MAX_PAYLOAD_BYTES=size + 10):
         record_trigger(None, "viewed", "page", actor_id="a", variables={"x": "y" * 10})

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import json
 
 import pytest
 
+from django_brockman.payload import TriggerData
 from django_brockman.validation import (
     payload_size,
     validate_actor_id,
@@ -87,7 +89,9 @@ def test_validate_mapping_rejects_non_mapping() -> None:
         validate_mapping("attributes", ["a"])  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("value", "expected"), [("abc", "abc"), (42, "42")])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("abc", "abc"), (42, "42"), (10**254, "1" + "0" * 254)]
+)
 def test_validate_actor_id_accepts_str_and_int(value: str | int, expected: str) -> None:
     assert validate_actor_id(value) == expected
 
@@ -98,15 +102,18 @@ def test_validate_actor_id_rejects_other_types(value: object) -> None:
         validate_actor_id(value)
 
 
-@pytest.mark.parametrize("value", ["", " ", "x" * 256])
-def test_validate_actor_id_rejects_empty_or_long(value: str) -> None:
+@pytest.mark.parametrize(
+    "value", ["", " ", "x" * 256, 10**255, -(10**254), pytest.param(10**5000, id="huge")]
+)
+def test_validate_actor_id_rejects_empty_or_long(value: str | int) -> None:
     with pytest.raises(ValueError, match="actor_id"):
         validate_actor_id(value)
 
 
-def test_validate_size_counts_utf8_bytes() -> None:
-    fields = {"variables": {"t": "é" * 10}}
-    size = payload_size(fields)
-    validate_size(fields, size)
+def test_validate_size_counts_utf8_bytes_of_the_body() -> None:
+    data = TriggerData("a", "viewed", "page", variables={"t": "é" * 10})
+    size = payload_size(data)
+    assert size == len(json.dumps(data.body(), separators=(",", ":")).encode()) - 10 * 4
+    validate_size(data, size)
     with pytest.raises(ValueError, match=f"{size} bytes; BROCKMAN_MAX_PAYLOAD_BYTES allows"):
-        validate_size(fields, size - 1)
+        validate_size(data, size - 1)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from django import template
 from django.template import Context
 
-from django_brockman import rendering
+from django_brockman import tags
+from django_brockman.payload import JSONMapping, TriggerArgs
 
 register = template.Library()
 
@@ -19,15 +19,15 @@ def record_trigger_tag(
     action: str,
     obj: str,
     *,
-    identities: Mapping[str, Any] | None = None,
-    attributes: Mapping[str, Any] | None = None,
+    identities: JSONMapping | None = None,
+    attributes: JSONMapping | None = None,
     **variables: Any,
 ) -> str:
-    return rendering.record_from_template(
-        context, action, obj, identities=identities, attributes=attributes, variables=variables
+    return tags.record_from_template(
+        context, TriggerArgs(action, obj, identities, attributes, variables)
     )
 
 
 @register.simple_tag(takes_context=True)
 def brockman_actor_id(context: Context) -> str:
-    return rendering.actor_id_of(context)
+    return tags.actor_id_of(context)

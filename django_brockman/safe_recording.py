@@ -1,9 +1,11 @@
-"""Recording from a template or a signal hook: errors raise under DEBUG, are logged otherwise."""
+"""Recording from a template or a signal hook, where a mistake must not break the page or
+the save: errors raise under DEBUG and are logged otherwise, and inside a transaction the
+row is written in a savepoint."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
@@ -12,7 +14,8 @@ from django.db import router, transaction
 from django.http import HttpRequest
 
 from django_brockman.models import Trigger
-from django_brockman.recording import record_trigger
+from django_brockman.payload import TriggerArgs
+from django_brockman.recording import record
 
 logger = logging.getLogger("django_brockman.capture")
 
@@ -29,30 +32,12 @@ def contained(where: str) -> Iterator[None]:
         logger.exception("Recording a trigger from %s failed; nothing was recorded.", where)
 
 
-def record_in_savepoint(
-    request: HttpRequest | None,
-    action: str,
-    obj: str,
-    *,
-    identities: Mapping[str, Any] | None = None,
-    attributes: Mapping[str, Any] | None = None,
-    variables: Mapping[str, Any] | None = None,
-    actor_id: str | int | None = None,
-) -> Trigger | None:
+def record_in_savepoint(request: HttpRequest | None, args: TriggerArgs) -> Trigger | None:
     """record_trigger(); inside a transaction, in a savepoint, so that a failed INSERT
     leaves the caller's transaction usable."""
     alias = router.db_for_write(Trigger)
     with _savepoint(alias):
-        return record_trigger(
-            request,
-            action,
-            obj,
-            identities=identities,
-            attributes=attributes,
-            variables=variables,
-            actor_id=actor_id,
-            using=alias,
-        )
+        return record(request, args, using=alias)
 
 
 def _savepoint(alias: str) -> AbstractContextManager[Any]:

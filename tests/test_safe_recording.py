@@ -1,4 +1,4 @@
-"""guard: recording errors from templates and hooks are raised in DEBUG, logged otherwise,
+"""safe_recording: recording errors from templates and hooks are raised in DEBUG, logged otherwise,
 and a failed INSERT leaves the caller's transaction usable."""
 
 from __future__ import annotations
@@ -11,8 +11,11 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.test import override_settings
 
-from django_brockman.guard import contained, record_in_savepoint
 from django_brockman.models import Trigger
+from django_brockman.payload import TriggerArgs
+from django_brockman.safe_recording import contained, record_in_savepoint
+
+VIEWED = TriggerArgs("viewed", "page", actor_id="a")
 
 
 def test_contained_logs_errors_in_production(caplog: pytest.LogCaptureFixture) -> None:
@@ -43,7 +46,7 @@ def test_record_in_savepoint_failed_insert_keeps_transaction_usable(
     with transaction.atomic():
         User.objects.create_user("ada")
         with contained("a test"):
-            record_in_savepoint(None, "viewed", "page", actor_id="a")
+            record_in_savepoint(None, VIEWED)
         User.objects.create_user("bob")
 
     assert sorted(User.objects.values_list("username", flat=True)) == ["ada", "bob"]
@@ -55,16 +58,18 @@ def test_record_in_savepoint_costs_no_savepoint_outside_a_transaction(
     django_assert_num_queries: Any,
 ) -> None:
     with django_assert_num_queries(1):
-        record_in_savepoint(None, "viewed", "page", actor_id="a")
+        record_in_savepoint(None, VIEWED)
     with transaction.atomic(), django_assert_num_queries(3):
-        record_in_savepoint(None, "viewed", "page", actor_id="a")
+        record_in_savepoint(None, VIEWED)
 
     assert Trigger.objects.count() == 2
 
 
 @pytest.mark.django_db
 def test_record_in_savepoint_returns_the_trigger() -> None:
-    trigger = record_in_savepoint(None, "viewed", "page", actor_id="a", variables={"n": 1})
+    trigger = record_in_savepoint(
+        None, TriggerArgs("viewed", "page", variables={"n": 1}, actor_id="a")
+    )
 
     assert trigger is not None
     assert Trigger.objects.get().uuid == trigger.uuid

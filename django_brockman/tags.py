@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.template import Context
 
-from django_brockman.guard import contained, record_in_savepoint
+from django_brockman.payload import TriggerArgs
+from django_brockman.safe_recording import contained, record_in_savepoint
 
 logger = logging.getLogger("django_brockman.capture")
 
@@ -33,27 +32,12 @@ def request_of(context: Context, tag: str) -> HttpRequest | None:
     return None
 
 
-def record_from_template(
-    context: Context,
-    action: str,
-    obj: str,
-    *,
-    identities: Mapping[str, Any] | None = None,
-    attributes: Mapping[str, Any] | None = None,
-    variables: Mapping[str, Any] | None = None,
-) -> str:
+def record_from_template(context: Context, args: TriggerArgs) -> str:
     """Record a trigger for the context's request; render nothing."""
     request = request_of(context, "record_trigger")
     if request is not None:
         with contained("the {% record_trigger %} template tag"):
-            record_in_savepoint(
-                request,
-                action,
-                obj,
-                identities=identities,
-                attributes=attributes,
-                variables=variables,
-            )
+            record_in_savepoint(request, args)
     return ""
 
 
