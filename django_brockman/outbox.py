@@ -12,6 +12,7 @@ from django.db import connections, router, transaction
 from django.db.models import Case, DateTimeField, F, Field, TextField, Value, When
 from django.utils import timezone
 
+from django_brockman import counters
 from django_brockman.models import Status, Trigger, TriggerQuerySet
 
 
@@ -116,14 +117,17 @@ def _held(claim: Claim, ids: Collection[int]) -> TriggerQuerySet:
 
 def mark_sent(claim: Claim, ids: Collection[int], now: datetime | None = None) -> int:
     now = now or timezone.now()
-    return _held(claim, ids).update(
-        status=Status.SENT,
-        sent_at=now,
-        updated_at=now,
-        attempts=F("attempts") + 1,
-        claim_token=None,
-        last_error="",
-    )
+    with transaction.atomic(using=claim.using):
+        written = _held(claim, ids).update(
+            status=Status.SENT,
+            sent_at=now,
+            updated_at=now,
+            attempts=F("attempts") + 1,
+            claim_token=None,
+            last_error="",
+        )
+        counters.add(claim.using, now, sent=written, key=claim.token)
+    return written
 
 
 def sent_among(claim: Claim, ids: Collection[int], sent_at: datetime) -> set[int]:
@@ -144,14 +148,19 @@ def mark_retries(claim: Claim, retries: Mapping[int, tuple[datetime, str]]) -> i
     UPDATE. *retries* maps a row's pk to its (retry_at, error)."""
     if not retries:
         return 0
-    return _held(claim, retries.keys()).update(
-        status=Status.PENDING,
-        next_attempt_at=_per_row(retries, 0, DateTimeField()),
-        updated_at=timezone.now(),
-        attempts=F("attempts") + 1,
-        claim_token=None,
-        last_error=_per_row(retries, 1, TextField()),
-    )
+    now = timezone.now()
+    with transaction.atomic(using=claim.using):
+        written = _held(claim, retries.keys()).update(
+            status=Status.PENDING,
+            next_attempt_at=_per_row(retries, 0, DateTimeField()),
+            updated_at=now,
+            attempts=F("attempts") + 1,
+            claim_token=None,
+            last_error=_per_row(retries, 1, TextField()),
+        )
+        last_error = list(retries.values())[-1][1]
+        counters.add(claim.using, now, retried=written, error=last_error, key=claim.token)
+    return written
 
 
 def _per_row(values: Mapping[int, tuple[Any, ...]], index: int, output: Field[Any, Any]) -> Case:
@@ -163,13 +172,17 @@ def _per_row(values: Mapping[int, tuple[Any, ...]], index: int, output: Field[An
 
 
 def mark_failed(claim: Claim, pk: int, error: str) -> int:
-    return _held(claim, [pk]).update(
-        status=Status.FAILED,
-        updated_at=timezone.now(),
-        attempts=F("attempts") + 1,
-        claim_token=None,
-        last_error=error,
-    )
+    now = timezone.now()
+    with transaction.atomic(using=claim.using):
+        written = _held(claim, [pk]).update(
+            status=Status.FAILED,
+            updated_at=now,
+            attempts=F("attempts") + 1,
+            claim_token=None,
+            last_error=error,
+        )
+        counters.add(claim.using, now, failed=written, error=error, key=claim.token)
+    return written
 
 
 def release(claim: Claim, ids: Collection[int]) -> int:
@@ -190,11 +203,3 @@ def requeue_failed(using: str | None = None) -> int:
         .filter(status=Status.FAILED)
         .update(status=Status.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
     )
-
-
-def count_failed(using: str | None = None) -> int:
-    return Trigger.objects.using(db_alias(using)).filter(status=Status.FAILED).count()
-
-
-def count_due(using: str | None = None) -> int:
-    return Trigger.objects.using(db_alias(using)).due().count()
