@@ -225,6 +225,28 @@ def check_task_settings() -> list[CheckMessage]:
     return errors
 
 
+def check_retention() -> list[CheckMessage]:
+    from django_brockman.retention import MAX_DAYS
+
+    return [
+        Error(
+            f"BROCKMAN_{name} must be a number of days above 0 and at most {MAX_DAYS}, "
+            f"or None to keep them for ever, not {value!r}.",
+            id="brockman.E040",
+        )
+        for name, value in (
+            ("KEEP_SENT_DAYS", conf.KEEP_SENT_DAYS),
+            ("KEEP_FAILED_DAYS", conf.KEEP_FAILED_DAYS),
+        )
+        if value is not None
+        and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 < value <= MAX_DAYS  # also refuses nan
+        )
+    ]
+
+
 CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_api_key,
     check_endpoint,
@@ -238,4 +260,5 @@ CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_auth_hooks,
     check_cookie_middleware,
     check_task_settings,
+    check_retention,
 ]

@@ -10,6 +10,9 @@ DEFAULT_ENDPOINT = "https://api.focuslab.io/api/v1/"
 DEFAULT_BACKEND = "django_brockman.backends.http.HttpBackend"
 DEFAULT_ACTOR_COOKIE = "fl_actor_id"
 DEFAULT_IDENTITIES = "django_brockman.identities.user_identities"
+# Retention, applied by the flusher (retention.py); None keeps rows for ever.
+DEFAULT_KEEP_SENT_DAYS = 7
+DEFAULT_KEEP_FAILED_DAYS = 30
 
 
 class Settings:
@@ -93,6 +96,14 @@ class Settings:
     @property
     def TASK_MAX_SECONDS(self) -> float:
         return getattr(settings, "BROCKMAN_TASK_MAX_SECONDS", 50.0)
+
+    @property
+    def KEEP_SENT_DAYS(self) -> float | None:
+        return getattr(settings, "BROCKMAN_KEEP_SENT_DAYS", DEFAULT_KEEP_SENT_DAYS)
+
+    @property
+    def KEEP_FAILED_DAYS(self) -> float | None:
+        return getattr(settings, "BROCKMAN_KEEP_FAILED_DAYS", DEFAULT_KEEP_FAILED_DAYS)
 
 
 conf = Settings()

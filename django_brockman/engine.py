@@ -22,6 +22,7 @@ from django_brockman.conf import conf
 from django_brockman.delivery import Attempt, Deliverer, Sender, make_deliverer
 from django_brockman.models import Status, Trigger
 from django_brockman.outbox import Claim
+from django_brockman.retention import Retention
 from django_brockman.retry import Outcome, RetryPolicy, Verdict
 
 logger = logging.getLogger("django_brockman.engine")
@@ -153,6 +154,7 @@ class FlushRun:
         self.policy = policy
         self.progress = progress
         self.result = FlushResult()
+        self.retention = Retention.from_settings(using)
         self.claims: dict[uuid.UUID, Claim] = {}
         self.outstanding: Counter[uuid.UUID] = Counter()
         # Per claim, the triggers whose attempt has not come back from the deliverer.
@@ -231,6 +233,7 @@ class FlushRun:
         size = self.options.batch_size
         if self.options.limit is not None:
             size = min(size, self.options.limit - self.result.claimed)
+        self.retention.tidy()  # old finished rows, a small batch between claims
         claim = outbox.claim_batch(size, self.options.lease_seconds, self.using)
         if not claim.triggers:
             self.exhausted = True

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -97,6 +98,7 @@ def test_mark_retries_with_nothing_to_write_makes_no_query(
         assert outbox.mark_retries(claim, {}) == 0
 
 
+@override_settings(BROCKMAN_KEEP_SENT_DAYS=None, BROCKMAN_KEEP_FAILED_DAYS=None)
 def test_flush_writes_retries_back_in_one_update_per_claim() -> None:
     record(40)
 
