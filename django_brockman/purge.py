@@ -66,9 +66,7 @@ def delete_batch(
     """
     if not set(statuses) <= FINISHED:
         raise ValueError(f"Only finished triggers may be deleted, not {statuses!r}.")
-    old = Trigger.objects.using(db_alias(using)).filter(
-        status__in=statuses, updated_at__lt=cutoff
-    )
+    old = Trigger.objects.using(db_alias(using)).filter(status__in=statuses, updated_at__lt=cutoff)
     ids = list(old.order_by("pk").values_list("pk", flat=True)[:batch_size])
     if not ids:
         return 0

@@ -150,18 +150,23 @@ def assess(health: Health) -> tuple[State, list[str]]:
     elif overdue >= OVERDUE_DEGRADED:
         degraded.append(f"triggers have been due for {_span(overdue)}")
     if health.waiting_retry:
-        waiting = f"{health.waiting_retry} triggers wait for a retry"
+        waiting = _plural(health.waiting_retry, "trigger waits", "triggers wait") + " for a retry"
         if _not_getting_through(health):
             failing.append(f"nothing delivered since the latest error; {waiting}")
         else:
             degraded.append(waiting)
     if health.failed_last_hour:
-        degraded.append(f"{health.failed_last_hour} triggers failed in the last hour")
+        failed = _plural(health.failed_last_hour, "trigger", "triggers")
+        degraded.append(f"{failed} failed in the last hour")
     if failing:
         return State.FAILING, failing + degraded
     if degraded:
         return State.DEGRADED, degraded
     return State.HEALTHY, []
+
+
+def _plural(count: int, one: str, more: str) -> str:
+    return f"{count} {one if count == 1 else more}"
 
 
 def _not_getting_through(health: Health) -> bool:
