@@ -94,6 +94,12 @@ class Health:
         return sum(hour.failed for hour in self.per_hour[-2:])
 
     @property
+    def error_unresolved(self) -> bool:
+        """Whether nothing was delivered since the latest error."""
+        error, sent = self.latest_error, self.last_sent_at
+        return error is not None and (sent is None or sent < error.at)
+
+    @property
     def assessment(self) -> tuple[State, list[str]]:
         return assess(self)
 
@@ -149,15 +155,14 @@ def assess(health: Health) -> tuple[State, list[str]]:
         failing.append(f"triggers have been due for {_span(overdue)}: is a flusher running?")
     elif overdue >= OVERDUE_DEGRADED:
         degraded.append(f"triggers have been due for {_span(overdue)}")
+    waiting = _plural(health.waiting_retry, "trigger waits", "triggers wait") + " for a retry"
+    failed = _plural(health.failed_last_hour, "trigger", "triggers") + " failed in the last hour"
+    if (health.waiting_retry or health.failed_last_hour) and _not_getting_through(health):
+        failing.append("nothing delivered since the latest error")
     if health.waiting_retry:
-        waiting = _plural(health.waiting_retry, "trigger waits", "triggers wait") + " for a retry"
-        if _not_getting_through(health):
-            failing.append(f"nothing delivered since the latest error; {waiting}")
-        else:
-            degraded.append(waiting)
+        degraded.append(waiting)
     if health.failed_last_hour:
-        failed = _plural(health.failed_last_hour, "trigger", "triggers")
-        degraded.append(f"{failed} failed in the last hour")
+        degraded.append(failed)
     if failing:
         return State.FAILING, failing + degraded
     if degraded:
@@ -171,12 +176,10 @@ def _plural(count: int, one: str, more: str) -> str:
 
 def _not_getting_through(health: Health) -> bool:
     """The latest attempt failed, and nothing was delivered for FAILING_AFTER."""
-    error, sent = health.latest_error, health.last_sent_at
-    if error is None:
+    sent = health.last_sent_at
+    if not health.error_unresolved:
         return False
-    if sent is None:
-        return True
-    return sent < error.at and health.now - sent >= FAILING_AFTER
+    return sent is None or health.now - sent >= FAILING_AFTER
 
 
 def _span(delta: dt.timedelta) -> str:

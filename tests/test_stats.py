@@ -122,7 +122,18 @@ def test_state_failing_when_nothing_got_through_since_the_latest_error() -> None
     state, reasons = stats.collect(NOW).assessment
 
     assert state is State.FAILING
-    assert reasons == ["nothing delivered since the latest error; 3 triggers wait for a retry"]
+    assert reasons == ["nothing delivered since the latest error", "3 triggers wait for a retry"]
+
+
+def test_state_failing_when_every_recent_attempt_was_given_up_on() -> None:
+    add(Status.SENT, updated=NOW - dt.timedelta(minutes=10))
+    add(Status.FAILED, attempts=15)
+    count(NOW - dt.timedelta(seconds=20), failed=1, error="gave up after 15 attempts")
+
+    assert stats.collect(NOW).assessment == (
+        State.FAILING,
+        ["nothing delivered since the latest error", "1 trigger failed in the last hour"],
+    )
 
 
 def test_state_degraded_when_retries_wait_but_deliveries_get_through() -> None:
