@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.receiver_ceiling import hammer, requests_client, socket_client  # noqa: E402
 from benchmarks.support import receiver_process  # noqa: E402
 
-SCRATCH_DATABASES = ("bench_brockman", "bench_brockman_history")
+SCRATCH_DATABASES = ("bench_brockman", "bench_brockman_history", "bench_brockman_volume")
 
 
 def machine() -> str:

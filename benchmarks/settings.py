@@ -16,6 +16,7 @@ ALLOWED_HOSTS = ["*"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
+    "django.contrib.admin",  # figure 8 times the health page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -31,6 +32,20 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
 ]
 
 BROCKMAN_API_KEY = "benchmark-key"
@@ -56,7 +71,7 @@ if _DB == "sqlite":
             "NAME": str(_SQLITE_DIR / f"bench_brockman_{alias}.sqlite3"),
             "OPTIONS": {"timeout": 30},
         }
-        for alias in ("default", "history")
+        for alias in ("default", "history", "volume")
     }
 elif _DB == "postgres":
     DATABASES = {
@@ -67,7 +82,11 @@ elif _DB == "postgres":
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
         }
-        for alias, name in (("default", "bench_brockman"), ("history", "bench_brockman_history"))
+        for alias, name in (
+            ("default", "bench_brockman"),
+            ("history", "bench_brockman_history"),
+            ("volume", "bench_brockman_volume"),
+        )
     }
 else:
     raise RuntimeError(f"BENCH_DB must be sqlite or postgres, not {_DB!r}")

@@ -12,15 +12,15 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.views.decorators.http import require_POST
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
 from django_brockman import operations, stats
-from django_brockman.health_chart import hourly_chart
 from django_brockman.client import build_body  # a pure function: the admin sends nothing
+from django_brockman.health_chart import hourly_chart
 from django_brockman.models import Status, Trigger
 
 PRE = '<pre style="margin:0; white-space:pre-wrap">{}</pre>'

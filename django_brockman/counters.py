@@ -140,7 +140,9 @@ def latest_error(using: str | None) -> LatestError | None:
         .values_list("last_error", "last_error_at")
         .first()
     )
-    return None if row is None else LatestError(*row)
+    if row is None or row[1] is None:
+        return None
+    return LatestError(row[0], row[1])
 
 
 def forget_before(cutoff: dt.datetime, using: str | None) -> int:

@@ -15,18 +15,21 @@ from django.utils import timezone
 from django_brockman import counters
 from django_brockman.models import Status, Trigger
 from django_brockman.receiver import Receiver
-from tests.test_browser import (  # noqa: F401  (browser and site are fixtures)
+from tests import test_browser
+from tests.test_browser import (
     API_KEY,
     ARTIFACTS,
     HEALTH,
     ROOT,
-    browser,
     environment,
     free_port,
     log_in,
     missing,
-    site,
 )
+
+# The browser test module's fixtures: a headless Chromium, and runserver on this database.
+browser = test_browser.browser
+site = test_browser.site
 
 pytestmark = [
     pytest.mark.browser,

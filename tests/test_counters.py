@@ -78,9 +78,13 @@ def test_a_rolled_back_write_back_leaves_no_count() -> None:
     record(3)
     claim = outbox.claim_batch(10, 300)
 
-    with pytest.raises(ZeroDivisionError), transaction.atomic():
-        outbox.mark_sent(claim, [t.pk for t in claim.triggers])
-        1 / 0  # noqa: B018  (the crash between the write and its commit)
+    def crash_before_commit() -> None:
+        with transaction.atomic():
+            outbox.mark_sent(claim, [t.pk for t in claim.triggers])
+            raise ZeroDivisionError  # the crash between the write and its commit
+
+    with pytest.raises(ZeroDivisionError):
+        crash_before_commit()
 
     assert totals() == {"sent": None, "retried": None, "failed": None}
     assert Trigger.objects.filter(status=Status.SENDING).count() == 3
@@ -107,7 +111,8 @@ def test_flush_counts_each_outcome_once() -> None:
     assert (result.sent, result.retried, result.failed) == (5, 3, 2)
     assert totals() == {"sent": 5, "retried": 3, "failed": 2}
     error = counters.latest_error(None)
-    assert error is not None and "HTTP" in error.text
+    assert error is not None
+    assert "HTTP" in error.text
 
 
 def test_forget_before_deletes_old_hours_only() -> None:

@@ -48,7 +48,8 @@ def test_chart_draws_failures_beside_sends_on_the_same_scale() -> None:
     chart = hourly_chart(hours(0, 50, failures=(999, 0)))
 
     outage, recovered = chart.slots
-    assert outage.failures.count == 999 and outage.failures.y == TOP
+    assert outage.failures.count == 999
+    assert outage.failures.y == TOP
     assert outage.sent.height == 0
     assert recovered.failures.height == 0
     assert outage.sent.x < outage.failures.x < recovered.sent.x
