@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 import uuid
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from django_brockman import counters, engine, outbox, record_triggers
@@ -122,3 +124,38 @@ def test_forget_before_deletes_old_hours_only() -> None:
 
     assert counters.forget_before(NOW - dt.timedelta(days=8), "default") == 1
     assert list(DeliveryCount.objects.values_list("sent", flat=True)) == [1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_write_backs_creating_the_same_row_both_count() -> None:
+    """The second write-back's INSERT meets the first's uncommitted row: on PostgreSQL
+    and MariaDB it waits, fails on the unique constraint once the first commits, and adds
+    to that row instead; on SQLite it waits for the first to commit before its UPDATE."""
+    key = uuid.uuid4()
+    first_wrote, second_started = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first() -> None:
+        try:
+            with transaction.atomic():
+                counters.add("default", NOW, sent=2, key=key)
+                first_wrote.set()
+                second_started.wait(10)
+                time.sleep(0.5)  # the second is now waiting on this row
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    try:
+        assert first_wrote.wait(10)
+        second_started.set()
+        with transaction.atomic():
+            counters.add("default", NOW, sent=3, retried=1, key=key)
+    finally:
+        thread.join(30)
+
+    assert errors == []
+    assert list(DeliveryCount.objects.values_list("sent", "retried")) == [(5, 1)]
