@@ -64,6 +64,9 @@ _DB = os.environ.get("BENCH_DB", "sqlite")
 # history of figure 7, so that both claim timings can be interleaved.
 _SQLITE_DIR = Path(os.environ.get("BENCH_SQLITE_DIR", tempfile.gettempdir()))
 
+# Scratch database names on PostgreSQL, so that two runs on one server stay apart.
+_PG_PREFIX = os.environ.get("BENCH_PG_PREFIX", "bench_brockman")
+
 if _DB == "sqlite":
     DATABASES = {
         alias: {
@@ -83,9 +86,9 @@ elif _DB == "postgres":
             "PORT": os.environ.get("PGPORT", "5432"),
         }
         for alias, name in (
-            ("default", "bench_brockman"),
-            ("history", "bench_brockman_history"),
-            ("volume", "bench_brockman_volume"),
+            ("default", _PG_PREFIX),
+            ("history", f"{_PG_PREFIX}_history"),
+            ("volume", f"{_PG_PREFIX}_volume"),
         )
     }
 else:

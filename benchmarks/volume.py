@@ -39,7 +39,7 @@ def fill_sent(alias: str, count: int, end: dt.datetime, span: dt.timedelta) -> N
     step = span.total_seconds() / count
     if connection.vendor == "postgresql":
         sql = (
-            f"INSERT INTO {table} ({columns}) SELECT gen_random_uuid(), 'actor-' || (i % 5000), "
+            f"INSERT INTO {table} ({columns}) SELECT gen_random_uuid(), 'actor-' || (i %% 5000), "
             "'viewed', 'page ' || i, '{}', '{}', '{}', 'sent', 1, t, '', t, t, t FROM "
             "(SELECT i, %s::timestamptz - i * %s * interval '1 second' AS t "
             "FROM generate_series(1, %s) AS i) AS s"
