@@ -4,8 +4,9 @@ Usage: python benchmarks/run.py [--db sqlite,postgres] [--scale 1.0]
 
 PostgreSQL figures use three scratch databases, bench_brockman, bench_brockman_history and
 bench_brockman_volume (another prefix with BENCH_PG_PREFIX), created on first use (PGHOST,
-PGPORT and PGUSER as for psql; default 127.0.0.1:5432, postgres). SQLite files go in the temporary directory. Each figure is a ratio against a
-baseline measured in the same run, interleaved with it, as the median of repetitions.
+PGPORT and PGUSER as for psql; default 127.0.0.1:5432, postgres). SQLite files go in the
+temporary directory (or BENCH_SQLITE_DIR). Each figure is a ratio against a baseline measured
+in the same run, interleaved with it, as the median of repetitions.
 """
 
 from __future__ import annotations

@@ -101,11 +101,6 @@ class HourCount:
     failed: int = 0
 
     @property
-    def count(self) -> int:
-        """Triggers sent in the hour (the figure the chart's main bars show)."""
-        return self.sent
-
-    @property
     def failures(self) -> int:
         """Attempts that did not deliver: retried later, or given up on."""
         return self.retried + self.failed

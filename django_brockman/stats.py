@@ -73,10 +73,6 @@ class Health:
         return _seconds_since(self.oldest_due_at, self.now)
 
     @property
-    def sent_per_hour(self) -> list[HourCount]:
-        return self.per_hour
-
-    @property
     def sent_last_24h(self) -> int:
         return sum(hour.sent for hour in self.per_hour)
 
