@@ -10,9 +10,11 @@ is held.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import DatabaseError
 from django.utils import timezone
 
 from django_brockman import counters
@@ -31,6 +33,7 @@ IDLE = dt.timedelta(seconds=60)
 KEEP_COUNTS = dt.timedelta(days=8)
 
 Clock = Callable[[], dt.datetime]
+logger = logging.getLogger("django_brockman.retention")
 
 
 def days(value: float | None) -> dt.timedelta | None:
@@ -58,6 +61,19 @@ class Retention:
         now = self.clock()
         if self.next_look is not None and now < self.next_look:
             return 0
+        self.next_look = now + IDLE
+        try:
+            deleted, full = self.delete_old(now)
+        except DatabaseError:
+            # Housekeeping must not stop delivery (a lock timeout, say): try next time.
+            logger.warning("Could not delete old triggers; retrying later.", exc_info=True)
+            return 0
+        if full:
+            self.next_look = now + CATCH_UP
+        return deleted
+
+    def delete_old(self, now: dt.datetime) -> tuple[int, bool]:
+        """One batch of each status; how many were deleted, and whether a batch was full."""
         deleted, full = 0, False
         for status, keep in ((Status.SENT, self.keep_sent), (Status.FAILED, self.keep_failed)):
             if keep is not None:
@@ -66,5 +82,4 @@ class Retention:
                 full = full or count >= self.batch_size
         if not full:
             counters.forget_before(now - KEEP_COUNTS, self.using)
-        self.next_look = now + (CATCH_UP if full else IDLE)
-        return deleted
+        return deleted, full

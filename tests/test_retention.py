@@ -6,9 +6,10 @@ import datetime as dt
 import threading
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -127,6 +128,26 @@ def test_tidy_forgets_old_delivery_counts() -> None:
     Retention(None, None, clock=Clock(NOW)).tidy()
 
     assert list(DeliveryCount.objects.values_list("sent", flat=True)) == [2]
+
+
+def test_tidy_that_meets_a_database_error_logs_it_and_tries_later(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    add(Status.SENT, AGES["ancient"])
+    clock = Clock(NOW)
+    retention = Retention(dt.timedelta(days=1), None, clock=clock)
+
+    def locked(execute: Any, sql: str, *args: Any) -> Any:
+        if sql.startswith("DELETE"):
+            raise OperationalError("database is locked")
+        return execute(sql, *args)
+
+    with connection.execute_wrapper(locked):
+        assert retention.tidy() == 0
+    assert "Could not delete old triggers" in caplog.text
+    assert Trigger.objects.count() == 1
+    clock.now += IDLE
+    assert retention.tidy() == 1
 
 
 class SendAll(BaseBackend):
