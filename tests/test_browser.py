@@ -186,7 +186,7 @@ def test_browser_visit_records_the_cookie_actor_and_health_shows_the_sends(
         lambda d: d.find_elements(By.CSS_SELECTOR, "#brockman-sent-24h .figure")
     )
     sent = browser.find_element(By.CSS_SELECTOR, "#brockman-sent-24h .figure").text
-    bars = browser.find_elements(By.CSS_SELECTOR, "#brockman-sent-chart rect.bar")
+    bars = browser.find_elements(By.CSS_SELECTOR, "#brockman-hourly-chart rect.bar")
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "health-page.png"))
 
