@@ -175,7 +175,9 @@ def figure_8() -> list[Figure]:
 def figure_9() -> Figure:
     """A simulated week at a daily volume, the flusher's retention between its claims, the
     clock moved by the benchmark: the most rows the table held at any hour's end."""
-    daily = int(os.environ.get("BENCH_DAILY", scaled(1_000_000)))
+    # Scaled down from the issue's 1,000,000 a day, which takes most of an hour to
+    # simulate on SQLite; retention's work grows with it only in the number of batches.
+    daily = int(os.environ.get("BENCH_DAILY", scaled(100_000)))
     keep_days, days, batch = 2, 7, 100
     empty("default")
     clock_now = [dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)]
