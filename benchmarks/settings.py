@@ -16,6 +16,7 @@ ALLOWED_HOSTS = ["*"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
+    "django.contrib.admin",  # figure 8 times the health page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -31,6 +32,20 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
 ]
 
 BROCKMAN_API_KEY = "benchmark-key"
@@ -49,6 +64,9 @@ _DB = os.environ.get("BENCH_DB", "sqlite")
 # history of figure 7, so that both claim timings can be interleaved.
 _SQLITE_DIR = Path(os.environ.get("BENCH_SQLITE_DIR", tempfile.gettempdir()))
 
+# Scratch database names on PostgreSQL, so that two runs on one server stay apart.
+_PG_PREFIX = os.environ.get("BENCH_PG_PREFIX", "bench_brockman")
+
 if _DB == "sqlite":
     DATABASES = {
         alias: {
@@ -56,7 +74,7 @@ if _DB == "sqlite":
             "NAME": str(_SQLITE_DIR / f"bench_brockman_{alias}.sqlite3"),
             "OPTIONS": {"timeout": 30},
         }
-        for alias in ("default", "history")
+        for alias in ("default", "history", "volume")
     }
 elif _DB == "postgres":
     DATABASES = {
@@ -67,7 +85,11 @@ elif _DB == "postgres":
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
         }
-        for alias, name in (("default", "bench_brockman"), ("history", "bench_brockman_history"))
+        for alias, name in (
+            ("default", _PG_PREFIX),
+            ("history", f"{_PG_PREFIX}_history"),
+            ("volume", f"{_PG_PREFIX}_volume"),
+        )
     }
 else:
     raise RuntimeError(f"BENCH_DB must be sqlite or postgres, not {_DB!r}")
