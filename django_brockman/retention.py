@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import DatabaseError
-from django.utils import timezone
 
 from django_brockman import counters
+from django_brockman.clock import SYSTEM_CLOCK, Clock
 from django_brockman.conf import conf
 from django_brockman.models import Status
 from django_brockman.purge import delete_batch
@@ -32,7 +31,6 @@ IDLE = dt.timedelta(seconds=60)
 # Delivery counts are kept a week beyond the 24 hours the health figures read.
 KEEP_COUNTS = dt.timedelta(days=8)
 
-Clock = Callable[[], dt.datetime]
 logger = logging.getLogger("django_brockman.retention")
 
 
@@ -48,17 +46,17 @@ class Retention:
     keep_failed: dt.timedelta | None
     using: str | None = None
     batch_size: int = BATCH_SIZE
-    clock: Clock = timezone.now
+    clock: Clock = SYSTEM_CLOCK
     next_look: dt.datetime | None = None
 
     @classmethod
-    def from_settings(cls, using: str | None = None, clock: Clock = timezone.now) -> Retention:
+    def from_settings(cls, using: str | None = None, clock: Clock = SYSTEM_CLOCK) -> Retention:
         return cls(days(conf.KEEP_SENT_DAYS), days(conf.KEEP_FAILED_DAYS), using, clock=clock)
 
     def tidy(self) -> int:
         """Delete at most one batch of each finished status past its age, if it is time
         to look; return how many triggers were deleted."""
-        now = self.clock()
+        now = self.clock.now()
         if self.next_look is not None and now < self.next_look:
             return 0
         self.next_look = now + IDLE

@@ -10,8 +10,9 @@ import uuid
 import pytest
 from django.db import connection, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
-from django_brockman import counters, engine, outbox, record_triggers
+from django_brockman import counters, engine, outbox, record_triggers, transitions
 from django_brockman.backends.base import BaseBackend
 from django_brockman.exceptions import BadRequest, ServerError
 from django_brockman.models import DeliveryCount, Status, Trigger
@@ -76,13 +77,18 @@ def test_add_keeps_the_latest_error_shortened() -> None:
     assert (len(error.text), error.at) == (counters.ERROR_CHARS, NOW)
 
 
+def sent_now(claim: outbox.Claim) -> list[transitions.Result]:
+    now = timezone.now()
+    return [(trigger, transitions.sent(now)) for trigger in claim.triggers]
+
+
 def test_a_rolled_back_write_back_leaves_no_count() -> None:
     record(3)
     claim = outbox.claim_batch(10, 300)
 
     def crash_before_commit() -> None:
         with transaction.atomic():
-            outbox.mark_sent(claim, [t.pk for t in claim.triggers])
+            transitions.write_back("default", sent_now(claim))
             raise ZeroDivisionError  # the crash between the write and its commit
 
     with pytest.raises(ZeroDivisionError):
@@ -99,8 +105,10 @@ def test_write_back_counts_only_the_rows_it_changed() -> None:
     # Two rows passed to another claim (their lease ran out): not ours to count.
     Trigger.objects.filter(pk__in=ids[:2]).update(claim_token=uuid.uuid4())
 
-    assert outbox.mark_sent(claim, ids) == 2
-    assert totals()["sent"] == 2
+    tally = transitions.write_back("default", sent_now(claim))
+
+    assert (tally.sent, tally.lost) == (2, 2)
+    assert totals() == {"sent": 2, "retried": 0, "failed": 0}
 
 
 def test_flush_counts_each_outcome_once() -> None:

@@ -13,10 +13,11 @@ from django.db import OperationalError, connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from django_brockman import counters, engine, operations, outbox
+from django_brockman import counters, engine, outbox, transitions
 from django_brockman.backends.base import BaseBackend
 from django_brockman.models import DeliveryCount, Status, Trigger
 from django_brockman.retention import CATCH_UP, IDLE, KEEP_COUNTS, Retention
+from tests.clock import FakeClock
 
 pytestmark = pytest.mark.django_db
 
@@ -24,14 +25,11 @@ NOW = dt.datetime(2026, 3, 4, 12, 30, tzinfo=dt.timezone.utc)
 AGES = {"ancient": dt.timedelta(days=3650), "recent": dt.timedelta(minutes=1)}
 
 
-class Clock:
+class Clock(FakeClock):
     """An injected clock that the test moves."""
 
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
+    def move(self, delta: dt.timedelta) -> None:
+        self.advance(delta.total_seconds())
 
 
 def add(status: str, age: dt.timedelta, now: dt.datetime = NOW, **fields: object) -> Trigger:
@@ -96,7 +94,7 @@ def test_tidy_never_deletes_pending_or_in_flight_rows_however_old() -> None:
 
     for _ in range(20):
         retention.tidy()
-        clock.now += CATCH_UP
+        clock.move(CATCH_UP)
 
     assert remaining() == unfinished
 
@@ -109,14 +107,14 @@ def test_tidy_deletes_a_batch_at_a_time_and_waits_when_caught_up() -> None:
 
     assert retention.tidy() == 2
     assert retention.tidy() == 0  # a batch came back full: the next look is CATCH_UP away
-    clock.now += CATCH_UP
+    clock.move(CATCH_UP)
     assert retention.tidy() == 2
-    clock.now += CATCH_UP
+    clock.move(CATCH_UP)
     assert retention.tidy() == 1  # caught up: the next look is IDLE away
     add(Status.SENT, AGES["ancient"])
-    clock.now += IDLE - dt.timedelta(seconds=1)
+    clock.move(IDLE - dt.timedelta(seconds=1))
     assert retention.tidy() == 0
-    clock.now += dt.timedelta(seconds=1)
+    clock.move(dt.timedelta(seconds=1))
     assert retention.tidy() == 1
 
 
@@ -146,7 +144,7 @@ def test_tidy_that_meets_a_database_error_logs_it_and_tries_later(
         assert retention.tidy() == 0
     assert "Could not delete old triggers" in caplog.text
     assert Trigger.objects.count() == 1
-    clock.now += IDLE
+    clock.move(IDLE)
     assert retention.tidy() == 1
 
 
@@ -221,17 +219,18 @@ def test_retention_racing_claims_and_requeues_deletes_no_unfinished_row() -> Non
         retention = Retention(dt.timedelta(0), dt.timedelta(0), batch_size=7, clock=clock)
         while not stop.is_set():
             retention.tidy()
-            clock.now += CATCH_UP
+            clock.move(CATCH_UP)
 
     def churn() -> None:
         while not stop.is_set():
             claim = outbox.claim_batch(15, 300)
-            outbox.release(claim, [t.pk for t in claim.triggers])
+            released = transitions.released(timezone.now())
+            transitions.write_back("default", [(t, released) for t in claim.triggers])
 
     def requeue() -> None:
         # From the oldest up, as retention deletes: the two race for the same rows.
         for pk in failed:
-            if operations.retry_now(Trigger.objects.filter(pk=pk)).changed:
+            if transitions.retry_now(Trigger.objects.filter(pk=pk)).changed:
                 requeued.add(pk)
 
     threads = [in_thread(tidy, errors), in_thread(churn, errors), in_thread(churn, errors)]
