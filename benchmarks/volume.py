@@ -20,6 +20,7 @@ from django_brockman import counters
 from django_brockman.models import DeliveryCount, Trigger
 from django_brockman.retention import Retention
 
+
 class SetClock:
     """A clock that shows the time the benchmark sets (a Clock: see django_brockman.clock)."""
 

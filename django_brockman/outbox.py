@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db import connections, transaction
 from django.utils import timezone
 
-from django_brockman.models import Status, Trigger, TriggerQuerySet, db_alias
+from django_brockman.models import Trigger, TriggerQuerySet, db_alias
 from django_brockman.transitions import Change, claimed
 
 __all__ = ["Claim", "claim_batch", "db_alias"]
@@ -105,4 +105,3 @@ def _claim_unlocked(due: TriggerQuerySet, size: int, change: Change) -> list[Tri
             order = {pk: position for position, pk in enumerate(ids)}  # oldest due first
             return sorted(taken, key=lambda row: order[row.pk])
     return []
-

@@ -16,6 +16,7 @@ from django_brockman import counters, engine, outbox, record_triggers, transitio
 from django_brockman.backends.base import BaseBackend
 from django_brockman.exceptions import BadRequest, ServerError
 from django_brockman.models import DeliveryCount, Status, Trigger
+from tests.clock import FakeClock
 
 pytestmark = pytest.mark.django_db
 
@@ -167,3 +168,16 @@ def test_two_write_backs_creating_the_same_row_both_count() -> None:
 
     assert errors == []
     assert list(DeliveryCount.objects.values_list("sent", "retried")) == [(5, 1)]
+
+
+def test_flush_counts_in_the_hour_of_its_clock() -> None:
+    record(2)
+    record(1, obj="later")
+
+    # A day ahead of the rows' due times (the run claims by its clock, too).
+    clock = FakeClock(timezone.now() + dt.timedelta(days=1))
+
+    engine.flush(backend=f"{__name__}.MixedBackend", concurrency=1, clock=clock)
+
+    hours = DeliveryCount.objects.values_list("hour", "sent", "retried")
+    assert list(hours) == [(counters.hour_of(clock.now()), 2, 1)]

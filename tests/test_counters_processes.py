@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
+
 import pytest
 from django.db.models import Count, Sum
 

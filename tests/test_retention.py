@@ -247,3 +247,20 @@ def test_retention_racing_claims_and_requeues_deletes_no_unfinished_row() -> Non
     assert requeued <= left
     assert requeued, "no requeue won a race: the test proved nothing"
     assert len(requeued) < len(failed), "retention deleted no failed row: no race happened"
+
+
+@override_settings(BROCKMAN_KEEP_SENT_DAYS=7, BROCKMAN_KEEP_FAILED_DAYS=None)
+def test_flush_ages_rows_by_its_injected_clock() -> None:
+    now = timezone.now()
+    sent_days_ago = add(Status.SENT, dt.timedelta(days=3), now)
+
+    engine.flush(backend=f"{__name__}.SendAll", concurrency=1, clock=FakeClock(now))
+    assert sent_days_ago.pk in remaining()
+
+    # Five days on by the run's clock, the row is eight days old: past its seven.
+    engine.flush(
+        backend=f"{__name__}.SendAll",
+        concurrency=1,
+        clock=FakeClock(now + dt.timedelta(days=5)),
+    )
+    assert sent_days_ago.pk not in remaining()

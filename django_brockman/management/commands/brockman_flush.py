@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, SystemCheckError
 from django.db import connections
 
-from django_brockman import engine, outbox, stats, transitions
+from django_brockman import engine, stats, transitions
 from django_brockman.engine import FlushResult
 from django_brockman.management.arguments import positive_float, positive_int
 from django_brockman.management.base import OutboxCommand
