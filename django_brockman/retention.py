@@ -20,6 +20,7 @@ from django_brockman.clock import SYSTEM_CLOCK, Clock
 from django_brockman.conf import conf
 from django_brockman.models import Status
 from django_brockman.purge import delete_batch
+from django_brockman.unmigrated import missing_table
 
 # A century: further back than any database's dates, and within timedelta's range.
 MAX_DAYS = 36500
@@ -62,7 +63,9 @@ class Retention:
         self.next_look = now + IDLE
         try:
             deleted, full = self.delete_old(now)
-        except DatabaseError:
+        except DatabaseError as exc:
+            if missing_table(exc):
+                raise  # not a hiccup: the migrations have not run
             # Housekeeping must not stop delivery (a lock timeout, say): try next time.
             logger.warning("Could not delete old triggers; retrying later.", exc_info=True)
             return 0
