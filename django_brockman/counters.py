@@ -31,6 +31,7 @@ from django_brockman.models import DeliveryCount
 SHARDS = 16
 # Longer than any error text helps on a dashboard; the trigger keeps the whole text.
 ERROR_CHARS = 2000
+COUNTS = ("sent", "retried", "failed")
 
 
 def hour_of(moment: dt.datetime) -> dt.datetime:
@@ -63,29 +64,32 @@ def add(
         return
     if not connections[using].in_atomic_block:
         raise RuntimeError("counters.add() must run in the write-back's transaction.")
-    hour, shard = hour_of(at), shard_of(key)
-    error = error[:ERROR_CHARS]
-    changes: dict[str, Combinable | str | dt.datetime] = {
-        name: F(name) + value
-        for name, value in (("sent", sent), ("retried", retried), ("failed", failed))
-        if value
+    values: dict[str, int | str | dt.datetime] = {
+        "sent": sent,
+        "retried": retried,
+        "failed": failed,
     }
     if error:
-        changes.update(last_error=error, last_error_at=at)
+        values.update(last_error=error[:ERROR_CHARS], last_error_at=at)
+    _add_to_row(using, hour_of(at), shard_of(key), values)
+
+
+def _add_to_row(
+    using: str, hour: dt.datetime, shard: int, values: dict[str, int | str | dt.datetime]
+) -> None:
+    """Add the counts in *values* to the row of (*hour*, *shard*), and set its latest
+    error if *values* has one; create the row if there is none yet."""
+    changes: dict[str, Combinable | int | str | dt.datetime] = {
+        name: F(name) + value if name in COUNTS else value
+        for name, value in values.items()
+        if value or name not in COUNTS
+    }
     row = DeliveryCount.objects.using(using).filter(hour=hour, shard=shard)
     if row.update(**changes):
         return
     try:
         with transaction.atomic(using=using):  # a savepoint: a lost race rolls back alone
-            DeliveryCount.objects.using(using).create(
-                hour=hour,
-                shard=shard,
-                sent=sent,
-                retried=retried,
-                failed=failed,
-                last_error=error,
-                last_error_at=at if error else None,
-            )
+            DeliveryCount.objects.using(using).create(hour=hour, shard=shard, **values)
     except IntegrityError:
         # Another write-back created the row since our UPDATE; it is there now.
         row.update(**changes)
