@@ -7,6 +7,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -163,10 +164,10 @@ class TriggerAdmin(ModelAdmin):
         """The trigger page's "Retry now" button: the list's action, for one trigger."""
         if not super().has_change_permission(request):
             raise PermissionDenied
-        triggers = Trigger.objects.filter(pk=object_id)
-        if not triggers.exists():
+        trigger = self.get_object(request, unquote(object_id))
+        if trigger is None:  # no such trigger, or not an id at all
             raise Http404
-        self.retry_now(request, triggers)
+        self.retry_now(request, Trigger.objects.filter(pk=trigger.pk))
         return HttpResponseRedirect(
             reverse("admin:django_brockman_trigger_change", args=[object_id])
         )

@@ -298,3 +298,7 @@ def test_trigger_page_offers_no_retry_for_sent_or_without_change_permission(
     assert admin_client.get(f"{CHANGELIST}{failed.pk}/retry/").status_code == 405
     assert admin_client.post(f"{CHANGELIST}999999/retry/").status_code == 404
     assert Trigger.objects.get(pk=failed.pk).status == Status.FAILED
+
+
+def test_retry_now_of_an_id_that_is_not_a_trigger_is_not_found(admin_client: Client) -> None:
+    assert admin_client.post(f"{CHANGELIST}not-a-number/retry/").status_code == 404
