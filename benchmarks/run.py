@@ -2,11 +2,11 @@
 
 Usage: python benchmarks/run.py [--db sqlite,postgres] [--scale 1.0]
 
-PostgreSQL figures use two scratch databases, bench_brockman and bench_brockman_history
-(BENCH_PG_NAME=x makes them x and x_history), created on first use (PGHOST, PGPORT and
-PGUSER as for psql; default 127.0.0.1:5432, postgres). SQLite files go in the temporary
-directory. BENCH_ONLY=2 (or 24, ...) runs only those figures. Each figure is a ratio against a
-baseline measured in the same run, interleaved with it, as the median of repetitions.
+PostgreSQL figures use three scratch databases, bench_brockman, bench_brockman_history and
+bench_brockman_volume (another prefix with BENCH_PG_PREFIX), created on first use (PGHOST,
+PGPORT and PGUSER as for psql; default 127.0.0.1:5432, postgres). SQLite files go in the
+temporary directory (or BENCH_SQLITE_DIR). Each figure is a ratio against a baseline measured
+in the same run, interleaved with it, as the median of repetitions.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.receiver_ceiling import hammer, requests_client, socket_client  # noqa: E402
 from benchmarks.support import receiver_process  # noqa: E402
 
-_PG_NAME = os.environ.get("BENCH_PG_NAME", "bench_brockman")
-SCRATCH_DATABASES = (_PG_NAME, f"{_PG_NAME}_history")
+PREFIX = os.environ.get("BENCH_PG_PREFIX", "bench_brockman")
+SCRATCH_DATABASES = (PREFIX, f"{PREFIX}_history", f"{PREFIX}_volume")
 
 
 def machine() -> str:

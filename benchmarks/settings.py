@@ -16,6 +16,7 @@ ALLOWED_HOSTS = ["*"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [
+    "django.contrib.admin",  # figure 8 times the health page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -33,6 +34,20 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
 BROCKMAN_API_KEY = "benchmark-key"
 BROCKMAN_ENDPOINT = "http://127.0.0.1:9/api/v1/"
 
@@ -47,9 +62,10 @@ globals().update(
 _DB = os.environ.get("BENCH_DB", "sqlite")
 # Two databases: "default" starts empty for every figure, "history" holds the sent
 # history of figure 7, so that both claim timings can be interleaved.
-# BENCH_PG_NAME lets two runs on one server keep apart.
-_PG_NAME = os.environ.get("BENCH_PG_NAME", "bench_brockman")
 _SQLITE_DIR = Path(os.environ.get("BENCH_SQLITE_DIR", tempfile.gettempdir()))
+
+# Scratch database names on PostgreSQL, so that two runs on one server stay apart.
+_PG_PREFIX = os.environ.get("BENCH_PG_PREFIX", "bench_brockman")
 
 if _DB == "sqlite":
     DATABASES = {
@@ -58,7 +74,7 @@ if _DB == "sqlite":
             "NAME": str(_SQLITE_DIR / f"bench_brockman_{alias}.sqlite3"),
             "OPTIONS": {"timeout": 30},
         }
-        for alias in ("default", "history")
+        for alias in ("default", "history", "volume")
     }
 elif _DB == "postgres":
     DATABASES = {
@@ -69,7 +85,11 @@ elif _DB == "postgres":
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
         }
-        for alias, name in (("default", _PG_NAME), ("history", f"{_PG_NAME}_history"))
+        for alias, name in (
+            ("default", _PG_PREFIX),
+            ("history", f"{_PG_PREFIX}_history"),
+            ("volume", f"{_PG_PREFIX}_volume"),
+        )
     }
 else:
     raise RuntimeError(f"BENCH_DB must be sqlite or postgres, not {_DB!r}")

@@ -474,10 +474,13 @@ def figure_7() -> Figure:
 
 
 def main() -> int:
+    from benchmarks.volume import figure_8, figure_9
+
     call_command("migrate", verbosity=0)
     call_command("migrate", database="history", verbosity=0)
+    call_command("migrate", database="volume", verbosity=0)
     figures: list[Figure] = []
-    only = os.environ.get("BENCH_ONLY", "1234567")
+    only = os.environ.get("BENCH_ONLY", "123456789")
     steps: dict[str, Callable[[], Figure | list[Figure]]] = {
         "1": figure_1,
         "2": figure_2,
@@ -486,6 +489,8 @@ def main() -> int:
         "5": figure_5,
         "6": figure_6,
         "7": figure_7,
+        "8": figure_8,
+        "9": figure_9,
     }
     for number, step in steps.items():
         if number not in only:

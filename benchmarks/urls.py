@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
@@ -10,4 +11,4 @@ def page(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
 
 
-urlpatterns = [path("", page)]
+urlpatterns = [path("", page), path("admin/", admin.site.urls)]

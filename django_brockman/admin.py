@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, path
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django.views.decorators.http import require_POST
 
 from django_brockman import stats, transitions, unmigrated
-from django_brockman.chart import bar_chart
-from django_brockman.models import Trigger
+from django_brockman.health_chart import hourly_chart
+from django_brockman.models import Status, Trigger
 
 PRE = '<pre style="margin:0; white-space:pre-wrap">{}</pre>'
 
@@ -134,7 +136,41 @@ class TriggerAdmin(ModelAdmin):
             self.admin_site.admin_view(self.health_view),
             name="django_brockman_trigger_health",
         )
-        return unmigrated.admin_urls([health, *super().get_urls()])
+        retry = path(
+            "<path:object_id>/retry/",
+            self.admin_site.admin_view(require_POST(self.retry_view)),
+            name="django_brockman_trigger_retry",
+        )
+        return unmigrated.admin_urls([health, retry, *super().get_urls()])
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Trigger | None = None,
+    ) -> HttpResponse:
+        # The trigger's page offers "Retry now" to whoever may run the list's actions.
+        context["can_retry"] = (
+            obj is not None
+            and obj.status != Status.SENT
+            and super().has_change_permission(request)
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def retry_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The trigger page's "Retry now" button: the list's action, for one trigger."""
+        if not super().has_change_permission(request):
+            raise PermissionDenied
+        trigger = self.get_object(request, unquote(object_id))
+        if trigger is None:  # no such trigger, or not an id at all
+            raise Http404
+        self.retry_now(request, Trigger.objects.filter(pk=trigger.pk))
+        return HttpResponseRedirect(
+            reverse("admin:django_brockman_trigger_change", args=[object_id])
+        )
 
     def health_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_or_change_permission(request):
@@ -145,6 +181,9 @@ class TriggerAdmin(ModelAdmin):
             "title": _("Trigger health"),
             "opts": self.model._meta,
             "health": health,
-            "chart": bar_chart(health.sent_per_hour),
+            "chart": hourly_chart(health.per_hour),
+            "state": health.state.value,
+            "reasons": health.assessment[1],
+            "changelist": reverse("admin:django_brockman_trigger_changelist"),
         }
         return TemplateResponse(request, "admin/django_brockman/trigger/health.html", context)

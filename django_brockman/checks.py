@@ -272,6 +272,28 @@ def check_legacy_settings() -> list[CheckMessage]:
     return messages
 
 
+def check_retention() -> list[CheckMessage]:
+    from django_brockman.retention import MAX_DAYS
+
+    return [
+        Error(
+            f"BROCKMAN_{name} must be a number of days above 0 and at most {MAX_DAYS}, "
+            f"or None to keep them for ever, not {value!r}.",
+            id="brockman.E040",
+        )
+        for name, value in (
+            ("KEEP_SENT_DAYS", conf.KEEP_SENT_DAYS),
+            ("KEEP_FAILED_DAYS", conf.KEEP_FAILED_DAYS),
+        )
+        if value is not None
+        and (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 < value <= MAX_DAYS  # also refuses nan
+        )
+    ]
+
+
 CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_api_key,
     check_endpoint,
@@ -287,6 +309,7 @@ CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_cookie_middleware,
     check_task_settings,
     check_legacy_settings,
+    check_retention,
 ]
 
 DEPLOY_CHECKS: list[Callable[[], list[CheckMessage]]] = [

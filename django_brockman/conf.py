@@ -25,6 +25,9 @@ WHEN_NEEDED = "when-needed"
 # The reference client's Django settings (brockman.django), honoured when the
 # BROCKMAN_* setting is absent; brockman.W040 asks to rename them.
 LEGACY_SETTINGS = {"API_KEY": "FL_API_KEY", "ENDPOINT": "FL_ENDPOINT"}
+# Retention, applied by the flusher (retention.py); None keeps rows for ever.
+DEFAULT_KEEP_SENT_DAYS = 7
+DEFAULT_KEEP_FAILED_DAYS = 30
 
 
 class Settings:
@@ -118,6 +121,14 @@ class Settings:
     @property
     def TASK_MAX_SECONDS(self) -> float:
         return getattr(settings, "BROCKMAN_TASK_MAX_SECONDS", 50.0)
+
+    @property
+    def KEEP_SENT_DAYS(self) -> float | None:
+        return getattr(settings, "BROCKMAN_KEEP_SENT_DAYS", DEFAULT_KEEP_SENT_DAYS)
+
+    @property
+    def KEEP_FAILED_DAYS(self) -> float | None:
+        return getattr(settings, "BROCKMAN_KEEP_FAILED_DAYS", DEFAULT_KEEP_FAILED_DAYS)
 
 
 conf = Settings()

@@ -28,6 +28,7 @@ from django_brockman.flushing import (
     WriteBackBuffer,
     change_for,
 )
+from django_brockman.retention import Retention
 from django_brockman.retry import RetryPolicy
 
 __all__ = ["FlushOptions", "FlushResult", "Tuning", "flush", "flush_loop", "stop_on_signals"]
@@ -141,6 +142,7 @@ class FlushRun:
         margin = timedelta(seconds=options.send_margin)
         self.buffer = WriteBackBuffer(options.tuning, margin, clock)
         self.result = FlushResult()
+        self.retention = Retention.from_settings(using, clock)
         # Set when a claim found nothing due; a release makes rows due again.
         self.exhausted = False
 
@@ -180,6 +182,7 @@ class FlushRun:
         size = self.options.claim_size(self.result.claimed, deliverer.in_flight)
         if not size:
             return
+        self.retention.tidy()  # old finished rows, a small batch between claims
         claim = outbox.claim_batch(size, self.options.lease_seconds, self.using, self.clock.now())
         if not claim.triggers:
             self.exhausted = True

@@ -151,3 +151,32 @@ class Trigger(models.Model):
 def db_alias(using: str | None = None) -> str:
     """The database of the outbox: *using*, or where the router writes triggers."""
     return using or router.db_for_write(Trigger)
+
+
+class DeliveryCount(models.Model):
+    """Delivery results of one clock hour (UTC), counted as they are written back.
+
+    A flusher adds to one of several rows per hour (its *shard*, picked from its claim),
+    in the same transaction as the status change it counts, so concurrent flushers do
+    not queue on one row and a count is committed, or rolled back, with its rows. The
+    health figures read these few rows instead of the outbox's history.
+    """
+
+    hour = models.DateTimeField(_("hour"))
+    shard = models.PositiveSmallIntegerField(_("shard"))
+    sent = models.PositiveBigIntegerField(_("sent"), default=0)
+    retried = models.PositiveBigIntegerField(_("retried"), default=0)
+    failed = models.PositiveBigIntegerField(_("failed"), default=0)
+    # The latest error written back through this row, and when.
+    last_error = models.TextField(_("last error"), blank=True)
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery count")
+        verbose_name_plural = _("delivery counts")
+        constraints = [
+            models.UniqueConstraint(fields=["hour", "shard"], name="brockman_count_hour_shard")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}:00 #{self.shard}: {self.sent} sent"

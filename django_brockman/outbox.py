@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from django.db import connections, transaction
 from django.utils import timezone
 
-from django_brockman.models import Status, Trigger, TriggerQuerySet, db_alias
+from django_brockman.models import Trigger, TriggerQuerySet, db_alias
 from django_brockman.transitions import Change, claimed
 
-__all__ = ["Claim", "claim_batch", "count_due", "count_failed", "db_alias"]
+__all__ = ["Claim", "claim_batch", "db_alias"]
 
 
 @dataclass
@@ -105,11 +105,3 @@ def _claim_unlocked(due: TriggerQuerySet, size: int, change: Change) -> list[Tri
             order = {pk: position for position, pk in enumerate(ids)}  # oldest due first
             return sorted(taken, key=lambda row: order[row.pk])
     return []
-
-
-def count_failed(using: str | None = None) -> int:
-    return Trigger.objects.using(db_alias(using)).filter(status=Status.FAILED).count()
-
-
-def count_due(using: str | None = None) -> int:
-    return Trigger.objects.using(db_alias(using)).due().count()

@@ -22,7 +22,7 @@ from django.db.models import Case, F, Field, QuerySet, Value, When
 from django.dispatch import Signal
 from django.utils import timezone
 
-from django_brockman import signals
+from django_brockman import counters, signals
 from django_brockman.models import Status, Trigger, TriggerQuerySet, db_alias, held_at
 
 # The flusher's log: each trigger's outcome. Operators filter on this name.
@@ -193,8 +193,8 @@ def write_back(using: str, results: Sequence[Result]) -> Tally:
     per failed row (trigger_failed goes only to rows this flusher still held, and a
     batched UPDATE would not say which those were; failures are rare). Every UPDATE
     takes only rows the claim still holds, so a flusher whose lease ran out cannot
-    overwrite a newer claim's result. Something else to write with the results (a
-    count) belongs in this transaction.
+    overwrite a newer claim's result. The hour's delivery counts are added last in the
+    same transaction, with the numbers of rows those UPDATEs wrote.
     """
     tally = Tally()
     announce: list[Announcement] = []
@@ -209,9 +209,28 @@ def write_back(using: str, results: Sequence[Result]) -> Tally:
     with transaction.atomic(using=using, savepoint=False):
         for (token, _, _), group in groups.items():
             announce += _write_group(held_by(token, using), group, tally)
+        _count(using, results, tally)
     for signal, trigger, kwargs in announce:
         notify(signal, trigger=trigger, **kwargs)
     return tally
+
+
+def _count(using: str, results: Sequence[Result], tally: Tally) -> None:
+    """Add the rows the UPDATEs wrote to the hour's delivery counts, last in the
+    write-back's transaction (see counters.py): committed with them, or not at all."""
+    if not results:
+        return
+    first, _ = results[0]
+    errors = [change.values["last_error"] for _, change in results if change.spends_attempt]
+    counters.add(
+        using,
+        max(change.values["updated_at"] for _, change in results),
+        sent=tally.sent,
+        retried=tally.retried,
+        failed=tally.failed,
+        error=next((error for error in reversed(errors) if error), ""),
+        key=first.claim_token,
+    )
 
 
 def _write_group(

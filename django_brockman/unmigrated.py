@@ -1,4 +1,4 @@
-"""A missing outbox table (migrations not run): recognised on every database, said in one line."""
+"""A missing table (migrations not run): recognised on every database, said in one line."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from django.db import DatabaseError, router
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, reverse
 
-from django_brockman.models import Trigger
+from django_brockman.models import DeliveryCount, Trigger
 
 # Exit status of every command when the outbox table is missing: the setup is wrong, like
 # a configuration error, and no trigger is to blame.
@@ -33,15 +33,25 @@ def is_missing_table(exc: BaseException, table: str) -> bool:
     )
 
 
+def missing_table(exc: BaseException) -> str | None:
+    """Which of django_brockman's tables *exc* says does not exist; None if none: the
+    outbox's (no migration run) or the delivery counts' (an upgrade not migrated)."""
+    for model in (Trigger, DeliveryCount):
+        if is_missing_table(exc, model._meta.db_table):
+            return model._meta.db_table
+    return None
+
+
 def is_missing_outbox_table(exc: BaseException) -> bool:
-    return is_missing_table(exc, Trigger._meta.db_table)
+    return missing_table(exc) is not None
 
 
-def migrate_hint(alias: str) -> str:
+def migrate_hint(alias: str, table: str = Trigger._meta.db_table) -> str:
     """The one line that says what is wrong and what to run."""
     option = "" if alias == "default" else f" --database {alias}"
+    what = "outbox table" if table == Trigger._meta.db_table else "table"
     return (
-        f"The outbox table {Trigger._meta.db_table} does not exist in the database "
+        f"The {what} {table} does not exist in the database "
         f"{alias!r}: run `manage.py migrate django_brockman{option}`."
     )
 
@@ -58,9 +68,10 @@ def admin_view(view: View) -> View:
             render = getattr(response, "render", None)
             return render() if callable(render) else response
         except DatabaseError as exc:
-            if not is_missing_outbox_table(exc):
+            table = missing_table(exc)
+            if table is None:
                 raise
-            hint = migrate_hint(router.db_for_read(Trigger))
+            hint = migrate_hint(router.db_for_read(Trigger), table)
             messages.error(request, hint)
             return HttpResponseRedirect(reverse("admin:index"))
 

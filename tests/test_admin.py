@@ -8,9 +8,11 @@ import re
 import pytest
 import responses
 from django.contrib.auth.models import Permission, User
+from django.db import transaction
 from django.test import Client, override_settings
 from django.utils import timezone
 
+from django_brockman import counters
 from django_brockman.models import Status, Trigger
 
 pytestmark = pytest.mark.django_db
@@ -155,6 +157,22 @@ def test_actions_need_change_permission() -> None:
     assert Trigger.objects.get(pk=trigger.pk).status == Status.FAILED
 
 
+def count(**results: int | str) -> None:
+    with transaction.atomic():
+        counters.add("default", timezone.now(), **results)  # type: ignore[arg-type]
+
+
+def tiles(page: str) -> dict[str, tuple[str, str]]:
+    """Each tile's id: (where it links, its figure)."""
+    found = re.findall(
+        r'<a class="brockman-tile[^"]*" id="brockman-([\w-]+)" href="([^"]+)">.*?'
+        r'<span class="figure">([^<]*)</span>',
+        page,
+        re.S,
+    )
+    return {name: (href.replace("&amp;", "&"), figure) for name, href, figure in found}
+
+
 @override_settings(BROCKMAN_API_KEY=SECRET)
 def test_health_shows_counts_oldest_failures_and_hourly_sends(admin_client: Client) -> None:
     now = timezone.now()
@@ -162,16 +180,42 @@ def test_health_shows_counts_oldest_failures_and_hourly_sends(admin_client: Clie
     for _ in range(3):
         add(Status.SENT, updated_at=now, sent_at=now)
     add(Status.FAILED, updated_at=now)
+    count(sent=3)
+    count(failed=1, error="HTTP 400: <b>bad</b>")
 
     page = admin_client.get(HEALTH).content.decode()
 
-    counts = dict(re.findall(r'status__exact=(\w+)">(\d+)</a>', page))
-    assert counts == {"pending": "1", "sending": "0", "failed": "1", "sent": "3"}
-    assert re.search(r'id="brockman-oldest-pending">.*?2\xa0hours', page, re.S)
-    assert re.search(r'id="brockman-failed-24h">.*?"figure">1<', page, re.S)
-    assert re.findall(r'data-count="(\d+)"', page) == ["0"] * 23 + ["3"]
+    found = tiles(page)
+    assert found["count-pending"] == (f"{CHANGELIST}?status__exact=pending", "1")
+    assert found["waiting-retry"] == (
+        f"{CHANGELIST}?status__exact=pending&attempts__gte=1",
+        "0",
+    )
+    assert found["count-sending"] == (f"{CHANGELIST}?status__exact=sending", "0")
+    assert found["count-failed"] == (f"{CHANGELIST}?status__exact=failed", "1")
+    assert found["sent-24h"] == (f"{CHANGELIST}?status__exact=sent", "3")
+    assert found["failed-24h"] == (f"{CHANGELIST}?status__exact=failed", "1")
+    assert found["oldest-pending"][1] == "2\xa0hours, 1\xa0minute"
+    assert found["last-sent"][1] == "0\xa0minutes ago"
+    assert "HTTP 400: &lt;b&gt;bad&lt;/b&gt;" in page
+    assert re.search(r'id="brockman-state">\s*Delivery is <strong>degraded</strong>', page)
+    assert re.findall(r'class="bar" [^>]*data-count="(\d+)"', page) == ["0"] * 23 + ["3"]
+    assert re.findall(r'class="bar-failures" [^>]*data-count="(\d+)"', page) == ["0"] * 23 + ["1"]
+    assert "logarithmic scale" in page
     assert "<script" not in page.split('id="content-main"')[1]
     assert SECRET not in page
+
+
+def test_health_tiles_lead_to_lists_that_filter(admin_client: Client) -> None:
+    add(Status.PENDING, obj="first try")
+    add(Status.PENDING, obj="retrying", attempts=2)
+
+    found = tiles(admin_client.get(HEALTH).content.decode())
+    listed = admin_client.get(found["waiting-retry"][0]).content.decode()
+
+    assert found["waiting-retry"][1] == "1"
+    assert "retrying" in listed
+    assert "first try" not in listed
 
 
 @override_settings(LANGUAGE_CODE="de", USE_THOUSAND_SEPARATOR=True)
@@ -213,5 +257,48 @@ def test_health_uses_a_fixed_number_of_queries(
         add(status)
     admin_client.get(HEALTH)  # warm the session and user caches
 
-    with django_assert_max_num_queries(6):  # type: ignore[operator]
+    # Session and user, then five for the figures, however many rows there are.
+    with django_assert_max_num_queries(7):  # type: ignore[operator]
         assert admin_client.get(HEALTH).status_code == 200
+
+
+def test_trigger_page_shows_the_whole_last_error_and_offers_retry_now(
+    admin_client: Client,
+) -> None:
+    error = "Could not reach FocusLab: connection refused " + "x" * 3000 + " the end"
+    trigger = add(Status.FAILED, attempts=15, last_error=error)
+    page_url = f"{CHANGELIST}{trigger.pk}/change/"
+
+    page = admin_client.get(page_url).content.decode()
+
+    assert error in page
+    assert 'id="brockman-retry-now"' in page
+    response = admin_client.post(f"{CHANGELIST}{trigger.pk}/retry/", follow=True)
+    trigger.refresh_from_db()
+    assert (trigger.status, trigger.attempts) == (Status.PENDING, 0)
+    assert response.redirect_chain[-1][0] == page_url
+    assert "1 trigger made due now." in response.content.decode()
+
+
+def test_trigger_page_offers_no_retry_for_sent_or_without_change_permission(
+    admin_client: Client,
+) -> None:
+    sent = add(Status.SENT)
+    failed = add(Status.FAILED)
+
+    assert (
+        "brockman-retry-now"
+        not in admin_client.get(f"{CHANGELIST}{sent.pk}/change/").content.decode()
+    )
+    viewer = staff("view_trigger")
+    assert (
+        "brockman-retry-now" not in viewer.get(f"{CHANGELIST}{failed.pk}/change/").content.decode()
+    )
+    assert viewer.post(f"{CHANGELIST}{failed.pk}/retry/").status_code == 403
+    assert admin_client.get(f"{CHANGELIST}{failed.pk}/retry/").status_code == 405
+    assert admin_client.post(f"{CHANGELIST}999999/retry/").status_code == 404
+    assert Trigger.objects.get(pk=failed.pk).status == Status.FAILED
+
+
+def test_retry_now_of_an_id_that_is_not_a_trigger_is_not_found(admin_client: Client) -> None:
+    assert admin_client.post(f"{CHANGELIST}not-a-number/retry/").status_code == 404

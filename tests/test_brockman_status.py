@@ -9,19 +9,39 @@ import json
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
 from django.utils import timezone
 
+from django_brockman import counters
 from django_brockman.models import Status, Trigger
 
 pytestmark = pytest.mark.django_db
 
 
-def add(status: str, age: float = 0.0) -> None:
+def add(status: str, age: float = 0.0, attempts: int = 0) -> None:
     created = timezone.now() - dt.timedelta(seconds=age)
     Trigger.objects.create(
-        actor_id="a", action="viewed", obj="page", status=status,
+        actor_id="a", action="viewed", obj="page", status=status, attempts=attempts,
         created_at=created, updated_at=timezone.now(),
+        next_attempt_at=timezone.now() + dt.timedelta(minutes=1),
     )  # fmt: skip
+    with transaction.atomic():
+        if status == Status.SENT:
+            counters.add("default", timezone.now(), sent=1)
+        elif status == Status.FAILED:
+            counters.add("default", timezone.now(), failed=1, error="HTTP 400: no")
+
+
+def outage(waiting: int = 3) -> None:
+    """The receiver has been down for ten minutes: every attempt since failed."""
+    Trigger.objects.create(
+        actor_id="a", action="viewed", obj="page", status=Status.SENT,
+        updated_at=timezone.now() - dt.timedelta(minutes=10),
+    )  # fmt: skip
+    for _ in range(waiting):
+        add(Status.PENDING, attempts=1)
+    with transaction.atomic():
+        counters.add("default", timezone.now(), retried=waiting, error="connection refused")
 
 
 def status(*args: str) -> str:
@@ -30,7 +50,7 @@ def status(*args: str) -> str:
     return out.getvalue()
 
 
-def test_status_prints_counts_oldest_and_last_24_hours() -> None:
+def test_status_prints_state_counts_oldest_and_last_24_hours() -> None:
     add(Status.PENDING, age=600)
     add(Status.SENT)
     add(Status.SENT)
@@ -38,14 +58,17 @@ def test_status_prints_counts_oldest_and_last_24_hours() -> None:
 
     lines = status().splitlines()
 
-    assert lines[0] == "Triggers: 1 pending, 0 sending, 1 failed."
-    assert lines[1] in (
+    assert lines[0] == "Delivery: degraded (1 trigger failed in the last hour)."
+    assert lines[1] == "Triggers: 1 pending, 0 sending, 1 failed; 0 waiting for a retry."
+    assert lines[2] in (
         "Oldest undelivered: 600 seconds old.",
         "Oldest undelivered: 601 seconds old.",
     )
-    assert lines[2] == "Last 24 hours: 2 sent, 1 failed."
-    assert lines[3].startswith("Sent per hour (UTC): ")
-    assert lines[3].endswith("=2")
+    assert lines[3].startswith("Last delivered: 20")
+    assert lines[4].startswith("Latest error: HTTP 400: no (20")
+    assert lines[5] == "Last 24 hours: 2 sent, 0 to retry, 1 failed."
+    assert lines[6].startswith("Per hour (UTC), sent/failed attempts: ")
+    assert lines[6].endswith("=2/1")
 
 
 def test_status_json_has_the_same_figures() -> None:
@@ -58,7 +81,53 @@ def test_status_json_has_the_same_figures() -> None:
     assert 60 <= figures["oldest_pending_age_seconds"] < 70
     assert figures["sent_last_24h"] == 1
     assert figures["failed_last_24h"] == 0
-    assert len(figures["sent_per_hour"]) == 24
+    assert figures["state"] == "healthy"
+    assert len(figures["per_hour"]) == 24
+
+
+def test_status_fail_on_failing_exits_2_during_an_outage_after_printing() -> None:
+    outage()
+    out = io.StringIO()
+
+    with pytest.raises(CommandError, match="Delivery is failing: nothing delivered") as caught:
+        call_command("brockman_status", "--json", "--fail-on", "failing", stdout=out)
+
+    assert caught.value.returncode == 2
+    figures = json.loads(out.getvalue())
+    assert figures["state"] == "failing"
+    assert figures["waiting_retry"] == 3
+    assert figures["latest_error"] == "connection refused"
+
+
+def test_status_fail_on_degraded_includes_failing() -> None:
+    outage()
+
+    with pytest.raises(CommandError) as caught:
+        status("--fail-on", "degraded")
+
+    assert caught.value.returncode == 2
+
+
+def test_status_fail_on_passes_when_the_state_is_better() -> None:
+    add(Status.PENDING, attempts=1)
+    add(Status.SENT)  # delivered since: degraded, not failing
+
+    assert status("--fail-on", "failing").startswith("Delivery: degraded (1 trigger waits")
+
+
+def test_status_fail_on_degraded_exits_on_a_degraded_state() -> None:
+    add(Status.PENDING, attempts=1)
+    add(Status.SENT)
+
+    with pytest.raises(CommandError, match="Delivery is degraded: 1 trigger waits") as caught:
+        status("--fail-on", "degraded")
+
+    assert caught.value.returncode == 2
+
+
+def test_status_fail_on_refuses_other_states() -> None:
+    with pytest.raises(CommandError, match="invalid choice: 'healthy'"):
+        status("--fail-on", "healthy")
 
 
 def test_status_max_age_passes_when_the_oldest_is_younger() -> None:

@@ -227,7 +227,7 @@ def test_browser_visit_records_the_cookie_actor_and_health_shows_the_sends(
         lambda d: d.find_elements(By.CSS_SELECTOR, "#brockman-sent-24h .figure")
     )
     sent = browser.find_element(By.CSS_SELECTOR, "#brockman-sent-24h .figure").text
-    bars = browser.find_elements(By.CSS_SELECTOR, "#brockman-sent-chart rect.bar")
+    bars = browser.find_elements(By.CSS_SELECTOR, "#brockman-hourly-chart rect.bar")
     screenshot(browser, "health-page.png")
 
     assert browser.title.startswith("Trigger health")

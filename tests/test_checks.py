@@ -285,3 +285,16 @@ def test_check_set_actor_cookie_off_without_middleware_is_no_warning(settings: A
     settings.BROCKMAN_SET_ACTOR_COOKIE = False
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "brockman" not in m]
     assert ids() == []
+
+
+@pytest.mark.parametrize("name", ["KEEP_SENT_DAYS", "KEEP_FAILED_DAYS"])
+@pytest.mark.parametrize("days", [0, -1, float("nan"), 36501, "7", True])
+def test_check_retention_invalid_is_e040(name: str, days: object) -> None:
+    with override_settings(**{f"BROCKMAN_{name}": days}):
+        assert ids() == ["brockman.E040"]
+
+
+@pytest.mark.parametrize("days", [None, 0.5, 7, 36500])
+def test_check_retention_valid_passes(days: float | None) -> None:
+    with override_settings(BROCKMAN_KEEP_SENT_DAYS=days, BROCKMAN_KEEP_FAILED_DAYS=days):
+        assert ids() == []

@@ -188,9 +188,10 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 
 def normalized(text: str) -> list[str]:
     """The lines of *text*, blank ones left out, with what differs from run to run (UUIDs,
-    the age of a trigger, the hours of the clock) replaced by placeholders."""
+    the age of a trigger, times and the hours of the clock) replaced by placeholders."""
     text = UUID.sub("<uuid>", text)
     text = re.sub(r"\b\d+ seconds old", "N seconds old", text)
+    text = re.sub(r"\b\d{4}-\d\d-\d\dT[\d:.]+\+00:00\b", "<time>", text)
     text = re.sub(r"\b\d\dh=", "HHh=", text)
     return [line.rstrip() for line in text.splitlines() if line.strip()]
 

@@ -1,4 +1,4 @@
-"""The base class of django_brockman's commands: a missing outbox table is one line."""
+"""The base class of django_brockman's commands: a missing table is one line."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, router
 
 from django_brockman.models import Trigger
-from django_brockman.unmigrated import EXIT_NOT_MIGRATED, is_missing_outbox_table, migrate_hint
+from django_brockman.unmigrated import EXIT_NOT_MIGRATED, migrate_hint, missing_table
 
 
 class OutboxCommand(BaseCommand):
@@ -18,7 +18,9 @@ class OutboxCommand(BaseCommand):
         try:
             return super().execute(*args, **options)
         except DatabaseError as exc:
-            if not is_missing_outbox_table(exc):
+            table = missing_table(exc)
+            if table is None:
                 raise
             alias = options.get("database") or router.db_for_write(Trigger)
-            raise CommandError(migrate_hint(alias), returncode=EXIT_NOT_MIGRATED) from None
+            hint = migrate_hint(alias, table)
+            raise CommandError(hint, returncode=EXIT_NOT_MIGRATED) from None

@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, SystemCheckError
 from django.db import connections
 
-from django_brockman import engine, outbox, transitions
+from django_brockman import engine, stats, transitions
 from django_brockman.engine import FlushResult
 from django_brockman.management.arguments import positive_float, positive_int
 from django_brockman.management.base import OutboxCommand
@@ -81,9 +81,9 @@ class Command(OutboxCommand):
     def dry_run(self, options: dict[str, Any]) -> None:
         using = options["database"]
         if options["retry_failed"]:
-            failed = outbox.count_failed(using)
+            failed = stats.count_failed(using)
             self.stdout.write(f"{failed} failed triggers would be requeued.")
-        self.stdout.write(f"{outbox.count_due(using)} triggers are due; none was sent.")
+        self.stdout.write(f"{stats.count_due(using)} triggers are due; none was sent.")
 
     def run(self, options: dict[str, Any], stop: threading.Event) -> FlushResult:
         arguments = {
@@ -117,7 +117,7 @@ class Command(OutboxCommand):
         # runs for days, and not at -v 2, where each trigger's outcome is printed instead.
         if options["loop"] or options["verbosity"] != 1 or not self.stdout.isatty():
             return None
-        total = outbox.count_due(options["database"])
+        total = stats.count_due(options["database"])
         if options["limit"] is not None:
             total = min(total, options["limit"])
         return ProgressBar(total, self.stdout)

@@ -12,9 +12,7 @@ from django.db import connections
 from django_brockman.management.arguments import positive_int
 from django_brockman.management.base import OutboxCommand
 from django_brockman.purge import DEFAULT_BATCH_SIZE, Finished, purge
-
-# A century: further back than any database's dates, and within timedelta's range.
-MAX_DAYS = 36500
+from django_brockman.retention import MAX_DAYS
 
 
 def days(value: str) -> float:
