@@ -34,7 +34,9 @@ class ItemResult:
     *stored* is True when the item's row was written; *trigger* is that row. *error* is
     the TypeError or ValueError that refused the item (its message starts with
     ``Trigger <index>:``), or None: an item that was neither stored nor refused was
-    valid, but recording is off or the request's consent was refused.
+    valid, but nothing was recorded: recording is off, the request's consent was
+    refused, a site callable raised in production, or an item needed the request's
+    actor and it had none.
     """
 
     stored: bool
@@ -206,8 +208,8 @@ def _refuse_keys(keys: Iterable[str]) -> None:
 
 def _merged(shared: Mapping[str, Any] | None, own: Any) -> Any:
     """The request's identities with the item's own merged over them."""
-    if not shared or own is None:
-        return own or shared
-    if not isinstance(own, Mapping):
-        return own  # left for validation to reject, by name
+    if own is None:
+        return shared
+    if not shared or not isinstance(own, Mapping):
+        return own  # a value that is not a dict, even a falsy one, is left for validation
     return {**shared, **own}

@@ -377,3 +377,39 @@ def test_record_triggers_partial_still_refuses_a_call_that_is_not_a_list() -> No
 def test_item_result_is_exported_from_the_package() -> None:
     assert django_brockman.ItemResult is ItemResult
     assert "ItemResult" in django_brockman.__all__
+
+
+def test_record_triggers_partial_for_a_request_without_actor_stores_nothing_and_warns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Capture's rule in partial mode too: an item needs the request's actor and there is
+    # none, so nothing is stored; the bad item is still reported, the good ones are not
+    # refused.
+    request = RequestFactory().get("/")
+    request.user = AnonymousUser()
+    items = [
+        {"action": "viewed", "obj": "a", "actor_id": "own"},
+        {"action": "viewed", "obj": "b"},
+        {"action": "", "obj": "c"},
+    ]
+
+    results = record_triggers(request, items, partial=True)
+
+    assert [(r.stored, r.trigger) for r in results] == [(False, None)] * 3
+    assert [str(r.error) if r.error else None for r in results] == [
+        None,
+        None,
+        "Trigger 2: action must not be empty.",
+    ]
+    assert not Trigger.objects.exists()
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+
+
+@pytest.mark.parametrize("identities", ["", [], 0, False])
+def test_record_triggers_refuses_a_falsy_identities_that_is_not_a_dict(identities: Any) -> None:
+    # As record_trigger() refuses it: the same rules on every way of recording.
+    item = {"action": "viewed", "obj": "page", "actor_id": "a", "identities": identities}
+
+    with pytest.raises(TypeError, match=r"^Trigger 0: identities must be a dict, not "):
+        record_triggers(None, [item])
+    assert not Trigger.objects.exists()
