@@ -16,9 +16,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.dispatch import Signal
 from django.utils import timezone
 
-from django_brockman import outbox, signals
+from django_brockman import dbretry, outbox, signals
 from django_brockman.backends import get_backend
 from django_brockman.conf import conf
+from django_brockman.dbretry import DatabaseRetry
 from django_brockman.delivery import Attempt, Deliverer, Sender, make_deliverer
 from django_brockman.models import Status, Trigger
 from django_brockman.outbox import Claim
@@ -93,6 +94,7 @@ def flush(
     stop: threading.Event | None = None,
     policy: RetryPolicy | None = None,
     progress: ProgressCallback | None = None,
+    db_retry: DatabaseRetry | None = None,
 ) -> FlushResult:
     """Deliver due triggers until none is due, *limit* triggers were claimed,
     *max_seconds* have passed, *stop* is set, or FocusLab rejects the configuration.
@@ -101,6 +103,11 @@ def flush(
     (a signal handler) lets requests in flight finish and releases the rest unsent; so
     does the end of *max_seconds*. An exception that is not FocusLab's answer (a bug in a
     backend, a database error) ends the run the same way, then is raised again.
+
+    The run's own statements wait out a database outage through *db_retry* (by default,
+    for up to the lease): no request is started while the database is away, and the
+    results already known are written back once it returns. An outage longer than that
+    raises dbretry.DatabaseUnavailable.
     """
     _check_positive(
         limit=limit, batch_size=batch_size, concurrency=concurrency, max_seconds=max_seconds
@@ -113,7 +120,10 @@ def flush(
         lease_seconds=conf.LEASE_SECONDS,
         send_margin=conf.TIMEOUT + 1.0,
     )
-    outbox.refuse_open_transaction(using)
+    alias = outbox.db_alias(using)
+    db = db_retry or DatabaseRetry(alias, patience=options.lease_seconds)
+    dbretry.drop_unusable(alias)
+    db.run(outbox.refuse_open_transaction, alias)
     if options.lease_seconds <= options.send_margin:
         # Every trigger would be released unsent and claimed again, for ever.
         raise ImproperlyConfigured(
@@ -121,8 +131,9 @@ def flush(
             f"BROCKMAN_TIMEOUT plus one second ({options.send_margin})."
         )
     run = FlushRun(
-        options, using, stop or threading.Event(), policy or RetryPolicy.from_settings(), progress
+        options, alias, stop or threading.Event(), policy or RetryPolicy.from_settings(), progress
     )
+    run.db = db
     sender = Sender(run.halted, timedelta(seconds=options.send_margin))
     return run.execute(make_deliverer(lambda: get_backend(backend), sender, options.concurrency))
 
@@ -152,6 +163,8 @@ class FlushRun:
         self.halt = threading.Event()
         self.policy = policy
         self.progress = progress
+        # Every statement of the run goes through it: see dbretry.
+        self.db = DatabaseRetry(outbox.db_alias(using))
         self.result = FlushResult()
         self.claims: dict[uuid.UUID, Claim] = {}
         self.outstanding: Counter[uuid.UUID] = Counter()
@@ -206,8 +219,11 @@ class FlushRun:
             )
 
     def halted(self) -> bool:
-        """Whether to start no more requests. Asked from the delivery threads too."""
-        return self.halt.is_set() or self.stop.is_set() or self.out_of_time()
+        """Whether to start no more requests. Asked from the delivery threads too.
+
+        Also while the database is away: what is sent then could not be written back.
+        """
+        return self.halt.is_set() or self.stop.is_set() or self.db.down or self.out_of_time()
 
     def out_of_time(self) -> bool:
         max_seconds = self.options.max_seconds
@@ -231,7 +247,7 @@ class FlushRun:
         size = self.options.batch_size
         if self.options.limit is not None:
             size = min(size, self.options.limit - self.result.claimed)
-        claim = outbox.claim_batch(size, self.options.lease_seconds, self.using)
+        claim = self.db.run(outbox.claim_batch, size, self.options.lease_seconds, self.using)
         if not claim.triggers:
             self.exhausted = True
             return
@@ -310,7 +326,8 @@ class FlushRun:
             claim = self.claims[token]
             self.settle_sent(claim, results.sent, now)
             self.settle_retried(claim, results.retried)
-            released = outbox.release(claim, [t.pk for t in results.released])
+            unsent = [t.pk for t in results.released]
+            released = self.db.run(outbox.release, claim, unsent)
             self.result.released += released
             if released:
                 # Released rows are due again at once (their lease was ending, say): the
@@ -362,7 +379,7 @@ class FlushRun:
             trigger.status, trigger.next_attempt_at = Status.PENDING, outcome.retry_at
             trigger.last_error = outcome.error
             logger.info("Trigger %s will be retried: %s", trigger.uuid, outcome.error)
-        written = outbox.mark_retries(claim, retries)
+        written = self.db.run(outbox.mark_retries, claim, retries)
         self.result.retried += written
         self.result.lost += len(retried) - written
 
@@ -371,7 +388,7 @@ class FlushRun:
         # and a batched UPDATE would not say which those were. Failures are rare.
         trigger.attempts += 1
         trigger.last_error = outcome.error
-        written = outbox.mark_failed(claim, trigger.pk, outcome.error)
+        written = self.db.run(outbox.mark_failed, claim, trigger.pk, outcome.error)
         trigger.status = Status.FAILED
         self.result.failed += written
         self.result.lost += 1 - written
@@ -383,7 +400,7 @@ class FlushRun:
         if not triggers:
             return
         ids = [trigger.pk for trigger in triggers]
-        written = outbox.mark_sent(claim, ids, now)
+        written = self.db.run(outbox.mark_sent, claim, ids, now)
         self.result.sent += written
         self.result.lost += len(triggers) - written
         for trigger in triggers:
@@ -393,7 +410,7 @@ class FlushRun:
         if written and signals.trigger_sent.has_listeners():
             # Only rows this flusher still held: one claimed again after its lease ran
             # out, or deleted by an erasure request, was not written.
-            held = ids if written == len(ids) else outbox.sent_among(claim, ids, now)
+            held = ids if written == len(ids) else self.db.run(outbox.sent_among, claim, ids, now)
             for trigger in triggers:
                 if trigger.pk in held:
                     self.notify(signals.trigger_sent, trigger=trigger)

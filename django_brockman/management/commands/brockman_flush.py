@@ -13,7 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, SystemCheckError
 from django.db import close_old_connections, connections
 
-from django_brockman import engine, outbox
+from django_brockman import dbretry, engine, outbox
+from django_brockman.dbretry import DatabaseRetry, DatabaseUnavailable
 from django_brockman.engine import FlushResult
 from django_brockman.management.arguments import positive_float, positive_int
 from django_brockman.progress import ProgressBar, log_each_trigger
@@ -21,6 +22,8 @@ from django_brockman.progress import ProgressBar, log_each_trigger
 # Exit statuses, documented in README.rst: 0 the run completed (or was stopped by a
 # signal), 1 an unexpected error (with its traceback), 2 bad command-line options.
 EXIT_CONFIGURATION = 3
+# The database stayed away longer than a run waits for it (its lease); --loop never exits so.
+EXIT_DATABASE = 4
 
 
 class Command(BaseCommand):
@@ -90,9 +93,13 @@ class Command(BaseCommand):
         self.stdout.write(f"{outbox.count_due(using)} triggers are due; none was sent.")
 
     def run(self, options: dict[str, Any], stop: threading.Event) -> None:
+        alias = outbox.db_alias(options["database"])
+        # A --loop worker waits out a database outage of any length (one instance, so a
+        # long outage is logged once); a single run waits up to its lease (see flush()).
+        db = DatabaseRetry(alias, should_stop=stop.is_set) if options["loop"] else None
         while True:
             bar = self.progress_bar(options)
-            result = self.flush_once(options, stop, bar)
+            result = self.flush_once(options, stop, bar, db)
             if bar is not None:
                 bar.finish()
             quiet = (options["loop"] and not result.claimed) or options["verbosity"] < 1
@@ -102,8 +109,10 @@ class Command(BaseCommand):
             if not options["loop"] or stop.wait(0 if result.claimed else options["interval"]):
                 return
             # A worker lives for days: drop connections the database closed or that
-            # outlived CONN_MAX_AGE, as Django does between requests.
+            # outlived CONN_MAX_AGE, as Django does between requests, and the outbox's
+            # connection if it is broken, even with CONN_MAX_AGE = None.
             close_old_connections()
+            dbretry.drop_unusable(alias)
 
     def progress_bar(self, options: dict[str, Any]) -> ProgressBar | None:
         # Only for a person watching: not in cron (no terminal), not in a --loop that
@@ -116,7 +125,11 @@ class Command(BaseCommand):
         return ProgressBar(total, self.stdout)
 
     def flush_once(
-        self, options: dict[str, Any], stop: threading.Event, progress: ProgressBar | None
+        self,
+        options: dict[str, Any],
+        stop: threading.Event,
+        progress: ProgressBar | None,
+        db: DatabaseRetry | None = None,
     ) -> FlushResult:
         try:
             return engine.flush(
@@ -127,9 +140,18 @@ class Command(BaseCommand):
                 using=options["database"],
                 stop=stop,
                 progress=progress,
+                db_retry=db,
             )
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc), returncode=EXIT_CONFIGURATION) from exc
+        except DatabaseUnavailable as exc:
+            if stop.is_set():  # a --loop worker stopped while waiting for the database
+                return FlushResult(interrupted=True)
+            raise CommandError(
+                f"{exc}. Triggers whose results could not be written become due again "
+                "when their lease ends.",
+                returncode=EXIT_DATABASE,
+            ) from exc
 
     def report(self, result: FlushResult, *, quiet: bool) -> None:
         if quiet:
