@@ -108,6 +108,8 @@ elif _DB == "postgres":
             "HOST": os.environ.get("PGHOST", "127.0.0.1"),
             "PORT": os.environ.get("PGPORT", "5432"),
             "TEST": {"NAME": os.environ.get("BROCKMAN_TEST_DB_TEST_NAME", "test_brockman")},
+            # The outage tests run workers with CONN_MAX_AGE = None ("null").
+            "CONN_MAX_AGE": _env_setting(os.environ.get("BROCKMAN_TEST_CONN_MAX_AGE", "0")),
         }
     }
 elif _DB == "mariadb":
