@@ -236,7 +236,8 @@ def check_sqlite_transaction_mode(
     config = (settings.DATABASES if databases is None else databases).get(alias, {})
     if not str(config.get("ENGINE", "")).endswith(("sqlite3", "spatialite")):
         return []
-    mode = (config.get("OPTIONS") or {}).get("transaction_mode")
+    options = config.get("OPTIONS") or {}
+    mode = options.get("transaction_mode") if isinstance(options, Mapping) else None
     if isinstance(mode, str) and mode.upper() in ("IMMEDIATE", "EXCLUSIVE"):
         return []
     return [

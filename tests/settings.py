@@ -7,6 +7,7 @@ import json
 import os
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -105,6 +106,7 @@ if _DB == "sqlite":
         }
     }
 elif _DB == "postgres":
+    _CONN_MAX_AGE: Any = _env_setting(os.environ.get("BROCKMAN_TEST_CONN_MAX_AGE", "0"))
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.postgresql",
@@ -114,7 +116,7 @@ elif _DB == "postgres":
             "PORT": os.environ.get("PGPORT", "5432"),
             "TEST": {"NAME": os.environ.get("BROCKMAN_TEST_DB_TEST_NAME", "test_brockman")},
             # The outage tests run workers with CONN_MAX_AGE = None ("null").
-            "CONN_MAX_AGE": _env_setting(os.environ.get("BROCKMAN_TEST_CONN_MAX_AGE", "0")),
+            "CONN_MAX_AGE": _CONN_MAX_AGE,
         }
     }
 elif _DB == "mariadb":
