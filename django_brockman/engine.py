@@ -131,9 +131,13 @@ def flush(
             f"BROCKMAN_TIMEOUT plus one second ({options.send_margin})."
         )
     run = FlushRun(
-        options, alias, stop or threading.Event(), policy or RetryPolicy.from_settings(), progress
+        options,
+        alias,
+        stop or threading.Event(),
+        policy or RetryPolicy.from_settings(),
+        progress,
+        db,
     )
-    run.db = db
     sender = Sender(run.halted, timedelta(seconds=options.send_margin))
     return run.execute(make_deliverer(lambda: get_backend(backend), sender, options.concurrency))
 
@@ -154,6 +158,7 @@ class FlushRun:
         stop: threading.Event,
         policy: RetryPolicy,
         progress: ProgressCallback | None,
+        db: DatabaseRetry,
     ) -> None:
         self.options = options
         self.using = using
@@ -164,7 +169,7 @@ class FlushRun:
         self.policy = policy
         self.progress = progress
         # Every statement of the run goes through it: see dbretry.
-        self.db = DatabaseRetry(outbox.db_alias(using))
+        self.db = db
         self.result = FlushResult()
         self.claims: dict[uuid.UUID, Claim] = {}
         self.outstanding: Counter[uuid.UUID] = Counter()

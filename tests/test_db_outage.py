@@ -179,3 +179,27 @@ def test_single_run_exits_4_when_the_database_stays_away(server: ThrowawayPostgr
     assert "is unavailable" in result.stderr
     assert "Traceback" not in result.stderr
     assert 4 <= took < 30
+
+
+def test_sigterm_during_an_outage_stops_a_loop_worker_cleanly(server: ThrowawayPostgres) -> None:
+    record(server, 5)
+    with Receiver(api_key=API_KEY) as receiver:
+        worker = start(
+            "brockman_flush", "--loop", "--interval", "0.5", env=env_for(server, receiver.url)
+        )
+        try:
+            assert receiver.wait_for(5, timeout=60), worker.stderr
+            server.stop()
+            time.sleep(2)  # the worker is waiting for the database
+            assert worker.poll() is None
+            started = time.monotonic()
+            _, stderr = stop_worker(worker)
+            took = time.monotonic() - started
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.communicate()
+
+    assert worker.returncode == 0, stderr
+    assert took < 15
+    assert "Traceback" not in stderr, stderr

@@ -168,3 +168,28 @@ def test_drop_unusable_closes_a_dropped_connection_even_with_conn_max_age_none()
         assert Trigger.objects.count() == 0  # and the next statement reconnects
     finally:
         connection.settings_dict["CONN_MAX_AGE"] = old
+
+
+@pytest.mark.django_db(transaction=True)
+def test_drop_unusable_copes_with_a_driver_that_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    Trigger.objects.count()
+
+    def broken() -> bool:
+        raise OperationalError("the driver cannot tell")
+
+    def failing_close() -> None:
+        raise InterfaceError("already closed")
+
+    monkeypatch.setattr(connection, "is_usable", broken)
+    monkeypatch.setattr(connection, "_close", failing_close)
+    drop_unusable("default")
+
+    assert connection.connection is None
+    monkeypatch.undo()
+    assert Trigger.objects.count() == 0
+
+
+def test_drop_unusable_leaves_an_unopened_connection_alone() -> None:
+    connection.close()
+    drop_unusable("default")
+    assert connection.connection is None
