@@ -41,6 +41,7 @@ class ThrowawayPostgres:
         self.port = free_port()
         self.root = tempfile.mkdtemp(prefix="brockman-pg-")
         self.data = os.path.join(self.root, "data")
+        self.running = False
         shutil.chown(self.root, "postgres", "postgres")
         os.chmod(self.root, 0o700)
 
@@ -77,10 +78,12 @@ class ThrowawayPostgres:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         log = os.path.join(self.root, "server.log")
         self.as_postgres("pg_ctl", "-D", self.data, "-o", options, "-l", log, "-w", "start")
+        self.running = True
 
     def stop(self) -> None:
         """Stop at once, as a crash or a restart would: sessions are cut off."""
         self.as_postgres("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+        self.running = False
 
     def remove(self) -> None:
         if os.path.exists(os.path.join(self.data, "postmaster.pid")):
@@ -93,7 +96,8 @@ class ThrowawayPostgres:
 
     def query(self, sql: str, *params: object) -> list[tuple[object, ...]]:
         with psycopg.connect(**self.params(), autocommit=True) as conn:  # type: ignore[arg-type]
-            return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
+            cursor = conn.execute(sql, params)  # type: ignore[arg-type]
+            return cursor.fetchall() if cursor.description else []
 
     def env(self, **extra: str) -> dict[str, str]:
         """What a command process needs to use this server through tests.settings."""

@@ -34,14 +34,15 @@ pytestmark = [
 TABLE = "django_brockman_trigger"
 
 
-@pytest.fixture
-def server() -> Iterator[ThrowawayPostgres]:
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[ThrowawayPostgres]:
+    """One throwaway server for the module (initdb and migrate once)."""
     assert BIN_DIR is not None
     with ThrowawayPostgres(BIN_DIR) as pg:
         migrated = subprocess.run(
             command("migrate", "--noinput"),
             env=env_for(pg, ""),
-            cwd=os.path.dirname(os.path.dirname(__file__)),
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
             capture_output=True,
             text=True,
             timeout=120,
@@ -49,6 +50,15 @@ def server() -> Iterator[ThrowawayPostgres]:
         )
         assert migrated.returncode == 0, migrated.stderr
         yield pg
+
+
+@pytest.fixture
+def server(cluster: ThrowawayPostgres) -> ThrowawayPostgres:
+    """The server, running, with an empty outbox."""
+    if not cluster.running:
+        cluster.start()
+    cluster.query(f"TRUNCATE {TABLE}")
+    return cluster
 
 
 def env_for(pg: ThrowawayPostgres, endpoint: str, **settings: str) -> dict[str, str]:
