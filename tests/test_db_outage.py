@@ -213,3 +213,32 @@ def test_sigterm_during_an_outage_stops_a_loop_worker_cleanly(server: ThrowawayP
     assert worker.returncode == 0, stderr
     assert took < 15
     assert "Traceback" not in stderr, stderr
+
+
+def test_single_run_rides_out_a_short_outage_each_trigger_once(
+    server: ThrowawayPostgres,
+) -> None:
+    count = 1000
+    keys = record(server, count)
+    with Receiver(api_key=API_KEY, faults=Faults(latency=0.02)) as receiver:
+        env = env_for(server, receiver.url)
+        flusher = start("brockman_flush", "--concurrency", "8", env=env)
+        try:
+            assert receiver.wait_for(count // 4, timeout=120), flusher.stderr
+            server.stop()
+            time.sleep(3)
+            server.start()
+            _, stderr = flusher.communicate(timeout=120)
+        finally:
+            if flusher.poll() is None:
+                flusher.kill()
+                flusher.communicate()
+        received = Counter(receiver.idempotency_keys())
+
+    # Once the database is back the run carries on: what it released unsent during the
+    # outage is due again, and it claims and sends it.
+    assert flusher.returncode == 0, stderr
+    assert set(received) == keys
+    assert max(received.values()) == 1
+    assert statuses(server) == {"sent": count}
+    assert stderr.count("is unavailable") == 1, stderr
