@@ -8,6 +8,7 @@ gets a system-check warning for the outbox's indexes.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from django.core import checks
@@ -144,3 +145,31 @@ def test_claim_plan_on_mariadb_locks_by_primary_key_and_sorts_nothing(backlog: l
     assert len(plan) == 1, plan
     assert plan[0]["key"] == "PRIMARY", plan
     assert "filesort" not in (plan[0]["Extra"] or ""), plan
+
+
+def test_lock_by_key_takes_due_rows_oldest_first_up_to_size(backlog: list[int]) -> None:
+    # The MariaDB and MySQL claim's selection, on any database (SQLite takes no locks).
+    Trigger.objects.filter(pk__in=backlog[:10]).update(status=Status.SENT)
+
+    with transaction.atomic():
+        rows = outbox._lock_by_key(Trigger.objects.due(), 25)
+
+    assert [row.pk for row in rows] == backlog[10:35]
+
+
+def test_lock_by_key_reads_the_next_window_past_rows_it_cannot_take(
+    backlog: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Rows held by other claims are skipped by the locking read; here, every other row
+    # of each window "is held", so the claim reads further windows to fill its batch.
+    real = outbox.lock_by_key
+
+    def half_held(due: Any, ids: Any) -> Any:
+        return real(due, [pk for pk in ids if pk % 2])
+
+    monkeypatch.setattr(outbox, "lock_by_key", half_held)
+    with transaction.atomic():
+        rows = outbox._lock_by_key(Trigger.objects.due(), 20)
+
+    odd = [pk for pk in backlog if pk % 2]
+    assert [row.pk for row in rows] == odd[:20]
