@@ -285,3 +285,46 @@ def test_check_set_actor_cookie_off_without_middleware_is_no_warning(settings: A
     settings.BROCKMAN_SET_ACTOR_COOKIE = False
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "brockman" not in m]
     assert ids() == []
+
+
+def sqlite_outbox(options: dict[str, object]) -> dict[str, object]:
+    return {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "site.db", "OPTIONS": options}
+    }
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"timeout": 20}, {"transaction_mode": "DEFERRED"}, {"transaction_mode": None}]
+)
+def test_sqlite_without_immediate_transactions_is_w020(options: dict[str, object]) -> None:
+    from django_brockman.checks import check_sqlite_transaction_mode
+
+    messages = check_sqlite_transaction_mode(sqlite_outbox(options))
+
+    assert [m.id for m in messages] == ["brockman.W020"]
+    assert "default" in messages[0].msg
+    assert '"transaction_mode": "IMMEDIATE"' in (messages[0].hint or "")
+    assert "database is locked" in (messages[0].hint or "")
+
+
+@pytest.mark.parametrize("mode", ["IMMEDIATE", "immediate", "EXCLUSIVE"])
+def test_sqlite_with_immediate_transactions_passes(mode: str) -> None:
+    from django_brockman.checks import check_sqlite_transaction_mode
+
+    assert check_sqlite_transaction_mode(sqlite_outbox({"transaction_mode": mode})) == []
+
+
+def test_sqlite_check_ignores_other_databases() -> None:
+    from django_brockman.checks import check_sqlite_transaction_mode
+
+    databases = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "site"}}
+
+    assert check_sqlite_transaction_mode(databases) == []
+
+
+def test_sqlite_check_runs_with_the_other_checks() -> None:
+    from django_brockman.checks import CHECKS, check_sqlite_transaction_mode
+
+    assert check_sqlite_transaction_mode in CHECKS
+    # The test settings follow the advice.
+    assert check_sqlite_transaction_mode() == []
