@@ -1,8 +1,11 @@
-"""flush() through a database outage, in one process: the outage is injected into the
-outbox's statements; the clock of the backoff is a fake one, so nothing waits."""
+"""flush() and flush_loop() through a database outage, in one process: the outage is
+injected into the outbox's statements; the backoff waits on the run's fake clock, so
+nothing sleeps."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections import Counter
 from typing import Any
 
@@ -10,45 +13,48 @@ import pytest
 import responses
 from django.db import OperationalError
 
-from django_brockman import outbox
+from django_brockman import outbox, transitions
 from django_brockman.dbretry import DatabaseRetry, DatabaseUnavailable
-from django_brockman.engine import flush
+from django_brockman.engine import FlushResult, flush, flush_loop
 from django_brockman.models import Status, Trigger
+from tests.clock import FakeClock
 from tests.conftest import TRIGGER_URL
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
+
+DOWN = "server closed the connection unexpectedly"
 
 
-class Outage:
-    """Makes outbox.mark_sent fail while "the database is away"; records what happens then."""
+class Outage(FakeClock):
+    """The run's clock; while "the database is away", the statements patched with
+    fail() raise. Notes how many requests had started when the outage began."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch, failures: int) -> None:
+    def __init__(self, mocked: responses.RequestsMock, failures: int) -> None:
+        super().__init__()
+        self.mocked = mocked
         self.failures = failures
-        self.now = 0.0
         self.requests_while_down: int | None = None
-        self.mocked: responses.RequestsMock | None = None
-        real = outbox.mark_sent
 
-        def mark_sent(*args: Any, **kwargs: Any) -> int:
+    def fail(self, monkeypatch: pytest.MonkeyPatch, module: Any, name: str) -> None:
+        real = getattr(module, name)
+
+        def failing(*args: Any, **kwargs: Any) -> Any:
             if self.failures:
                 self.failures -= 1
-                raise OperationalError("server closed the connection unexpectedly")
+                raise OperationalError(DOWN)
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(outbox, "mark_sent", mark_sent)
+        monkeypatch.setattr(module, name, failing)
 
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert self.mocked is not None
-        calls = len(self.mocked.calls)
-        if self.requests_while_down is None:
-            self.requests_while_down = calls
-        # No request is started while the database is away; the two in flight (one per
-        # sender) may finish.
-        assert calls <= self.requests_while_down + 2
-        self.now += seconds
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        if self.failures:  # a backoff: the database is away
+            calls = len(self.mocked.calls)
+            if self.requests_while_down is None:
+                self.requests_while_down = calls
+            # No request is started while the database is away; those in flight (one
+            # per sender) may finish.
+            assert calls <= self.requests_while_down + 2
+        return super().wait(event, seconds)
 
 
 def make_triggers(count: int) -> None:
@@ -57,22 +63,27 @@ def make_triggers(count: int) -> None:
     )
 
 
-@pytest.mark.django_db(transaction=True)
+def sent_once(mocked_api: responses.RequestsMock, count: int) -> None:
+    keys = Counter(str(call.request.headers["Idempotency-Key"]) for call in mocked_api.calls)
+    assert len(keys) == count
+    assert max(keys.values()) == 1
+    assert set(Trigger.objects.values_list("status", flat=True)) == {Status.SENT}
+
+
 def test_results_are_kept_through_an_outage_and_each_trigger_sent_once(
     monkeypatch: pytest.MonkeyPatch, mocked_api: responses.RequestsMock
 ) -> None:
     mocked_api.add(responses.POST, TRIGGER_URL, status=201)
     make_triggers(30)
-    outage = Outage(monkeypatch, failures=4)
-    outage.mocked = mocked_api
-    retry = DatabaseRetry("default", clock=outage.clock, sleep=outage.sleep)
+    outage = Outage(mocked_api, failures=4)
+    # Inside the write-back's transaction: what it wrote is rolled back, and the retry
+    # writes the same results again.
+    outage.fail(monkeypatch, transitions, "write")
+    retry = DatabaseRetry("default", clock=outage)
 
-    result = flush(batch_size=10, concurrency=2, db_retry=retry)
+    result = flush(batch_size=10, concurrency=2, clock=outage, db_retry=retry)
 
-    keys = Counter(str(call.request.headers["Idempotency-Key"]) for call in mocked_api.calls)
-    assert len(keys) == 30
-    assert max(keys.values()) == 1
-    assert set(Trigger.objects.values_list("status", flat=True)) == {Status.SENT}
+    sent_once(mocked_api, 30)
     assert result.sent == 30
     assert result.lost == 0
     assert outage.requests_while_down is not None
@@ -80,19 +91,107 @@ def test_results_are_kept_through_an_outage_and_each_trigger_sent_once(
     assert not retry.down
 
 
-@pytest.mark.django_db(transaction=True)
+def test_a_claim_waits_out_an_outage(
+    monkeypatch: pytest.MonkeyPatch, mocked_api: responses.RequestsMock
+) -> None:
+    mocked_api.add(responses.POST, TRIGGER_URL, status=201)
+    make_triggers(30)
+    outage = Outage(mocked_api, failures=3)
+    outage.fail(monkeypatch, outbox, "claim_batch")
+
+    result = flush(batch_size=10, concurrency=2, clock=outage)
+
+    sent_once(mocked_api, 30)
+    assert result.sent == 30
+    assert outage.monotonic() == pytest.approx(0.7)  # 0.1 + 0.2 + 0.4
+
+
 def test_an_outage_longer_than_the_patience_ends_the_run(
     monkeypatch: pytest.MonkeyPatch, mocked_api: responses.RequestsMock
 ) -> None:
     mocked_api.add(responses.POST, TRIGGER_URL, status=201)
     make_triggers(5)
-    outage = Outage(monkeypatch, failures=10_000)
-    outage.mocked = mocked_api
-    retry = DatabaseRetry("default", patience=30, clock=outage.clock, sleep=outage.sleep)
+    outage = Outage(mocked_api, failures=10_000)
+    outage.fail(monkeypatch, transitions, "write")
+    retry = DatabaseRetry("default", patience=30, clock=outage)
 
     with pytest.raises(DatabaseUnavailable):
-        flush(batch_size=10, db_retry=retry)
+        flush(batch_size=10, clock=outage, db_retry=retry)
 
     # What could not be written stays claimed until its lease ends: not sent again now.
     assert set(Trigger.objects.values_list("status", flat=True)) == {Status.SENDING}
-    assert 30 <= outage.now <= 40
+    assert 30 <= outage.monotonic() <= 40
+
+
+def test_a_single_run_waits_up_to_its_lease_by_default(
+    monkeypatch: pytest.MonkeyPatch, mocked_api: responses.RequestsMock, settings: Any
+) -> None:
+    settings.BROCKMAN_LEASE_SECONDS = 60
+    make_triggers(5)
+    outage = Outage(mocked_api, failures=10_000)
+    outage.fail(monkeypatch, outbox, "claim_batch")
+
+    with pytest.raises(DatabaseUnavailable):
+        flush(clock=outage)
+
+    assert 60 <= outage.monotonic() <= 66
+    assert len(mocked_api.calls) == 0
+
+
+def test_flush_loop_survives_an_outage_longer_than_the_lease_and_logs_it_once(
+    monkeypatch: pytest.MonkeyPatch,
+    mocked_api: responses.RequestsMock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    mocked_api.add(responses.POST, TRIGGER_URL, status=201)
+    make_triggers(30)
+    outage = Outage(mocked_api, failures=100)  # about 490 s of backoff, capped at 5 s
+    outage.fail(monkeypatch, transitions, "write")
+    stop = threading.Event()
+    reported: list[FlushResult] = []
+
+    def report(result: FlushResult) -> None:
+        reported.append(result)
+        if not result.claimed:
+            stop.set()
+
+    with caplog.at_level(logging.WARNING, logger="django_brockman.db"):
+        last = flush_loop(stop=stop, report=report, clock=outage, batch_size=10, concurrency=2)
+
+    assert outage.monotonic() > 300  # the default lease
+    sent_once(mocked_api, 30)
+    assert sum(result.sent for result in reported) == 30
+    assert last.claimed == 0
+    messages = [record.getMessage() for record in caplog.records]
+    assert sum("is unavailable" in message for message in messages) == 1, messages
+    assert sum("is back after" in message for message in messages) == 1, messages
+
+
+class StopAfter(Outage):
+    """Sets *stop* (a signal arrives) after *seconds* of the outage."""
+
+    def __init__(self, mocked: responses.RequestsMock, stop: threading.Event) -> None:
+        super().__init__(mocked, failures=10_000)
+        self.stop = stop
+
+    def wait(self, event: threading.Event, seconds: float) -> bool:
+        if self.monotonic() >= 60:
+            self.stop.set()
+        return super().wait(event, seconds)
+
+
+def test_flush_loop_stopped_during_an_outage_ends_as_if_by_a_signal(
+    monkeypatch: pytest.MonkeyPatch, mocked_api: responses.RequestsMock
+) -> None:
+    mocked_api.add(responses.POST, TRIGGER_URL, status=201)
+    make_triggers(5)
+    stop = threading.Event()
+    outage = StopAfter(mocked_api, stop)
+    outage.fail(monkeypatch, outbox, "claim_batch")
+
+    result = flush_loop(stop=stop, clock=outage, concurrency=1)
+
+    assert result.interrupted
+    assert 60 <= outage.monotonic() <= 70
+    assert len(mocked_api.calls) == 0
+    assert set(Trigger.objects.values_list("status", flat=True)) == {Status.PENDING}
