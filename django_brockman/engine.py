@@ -92,12 +92,9 @@ def flush(
     (a signal handler) lets requests in flight finish and releases the rest unsent; so
     does the end of *max_seconds*. An exception that is not FocusLab's answer (a bug in a
     backend, a database error) ends the run the same way, then is raised again.
-    *from_task* says a task runs it (see outbox.refuse_open_transaction).
-
-    The run's own statements wait out a database outage through *db_retry* (by default,
-    for up to the lease, on *clock*): no request is started while the database is away,
-    and the results already known are written back once it returns. An outage longer
-    than that, or *stop* set during one, raises dbretry.DatabaseUnavailable.
+    *from_task* says a task runs it (see outbox.refuse_open_transaction). A database
+    outage is waited out through *db_retry* (by default up to the lease; see dbretry):
+    past that, or when *stop* is set during one, DatabaseUnavailable is raised.
     """
     options = FlushOptions.from_settings(
         limit=limit,
@@ -108,12 +105,16 @@ def flush(
     )
     alias, stop = outbox.db_alias(using), stop or threading.Event()
     db = db_retry or DatabaseRetry(alias, patience=options.lease_seconds, clock=clock, stop=stop)
-    dbretry.drop_unusable(alias)
-    db.run(outbox.refuse_open_transaction, alias, from_task=from_task)
-    policy = policy or RetryPolicy.from_settings()
-    run = FlushRun(options, alias, stop, clock, policy, db)
+    _connect(db, from_task)
+    run = FlushRun(options, alias, stop, clock, policy or RetryPolicy.from_settings(), db)
     run.progress = progress
     return run.execute(_deliverer(run, backend))
+
+
+def _connect(db: DatabaseRetry, from_task: bool) -> None:
+    """A fresh connection if the one kept is broken, and no transaction open on it."""
+    dbretry.drop_unusable(db.using)
+    db.run(outbox.refuse_open_transaction, db.using, from_task=from_task)
 
 
 def _deliverer(run: FlushRun, backend: str | None) -> Deliverer:
@@ -141,14 +142,14 @@ class FlushRun:
         stop: threading.Event,
         clock: Clock,
         policy: RetryPolicy,
-        db: DatabaseRetry | None = None,
+        db: DatabaseRetry,
     ) -> None:
         self.options = options
         self.using = using
         self.clock = clock
         self.stops = StopRules(stop, options.max_seconds, clock)
         # The claim and the write-back go through it: see dbretry.
-        self.db = db or DatabaseRetry(using, patience=options.lease_seconds, clock=clock, stop=stop)
+        self.db = db
         self.judge = Judge(policy, self.stops.halt, clock)
         self.claims = ClaimTracker()
         margin = timedelta(seconds=options.send_margin)
