@@ -41,7 +41,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(timedelta|datetime|Enum|Thread|ModuleType|Path|uuid\.UUID|UUID)"),
     (r"py:.*", r"threading\..*"),
     # Internal types that appear in public signatures but are not part of the API.
-    (r"py:.*", r"django_brockman\.(retry|progress|delivery|outbox)\.\w+"),
+    (r"py:.*", r"django_brockman\.(retry|progress|delivery|outbox|clock)\.\w+"),
 ]
 
 
