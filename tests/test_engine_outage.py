@@ -5,15 +5,20 @@ nothing sleeps."""
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 from collections import Counter
+from io import StringIO
 from typing import Any
 
 import pytest
 import responses
+from django.core.management import CommandError, call_command
 from django.db import OperationalError
 
 from django_brockman import outbox, transitions
+from django_brockman.clock import SystemClock
 from django_brockman.dbretry import DatabaseRetry, DatabaseUnavailable
 from django_brockman.engine import FlushResult, flush, flush_loop
 from django_brockman.models import Status, Trigger
@@ -195,3 +200,50 @@ def test_flush_loop_stopped_during_an_outage_ends_as_if_by_a_signal(
     assert 60 <= outage.monotonic() <= 70
     assert len(mocked_api.calls) == 0
     assert set(Trigger.objects.values_list("status", flat=True)) == {Status.PENDING}
+
+
+@pytest.fixture
+def system_clock(monkeypatch: pytest.MonkeyPatch, mocked_api: responses.RequestsMock) -> Outage:
+    """The command's clock (the system's) made a fake one: the waits take no time."""
+    fake = Outage(mocked_api, failures=10_000)
+    monkeypatch.setattr(SystemClock, "now", lambda self: fake.now())
+    monkeypatch.setattr(SystemClock, "monotonic", lambda self: fake.monotonic())
+    monkeypatch.setattr(SystemClock, "wait", lambda self, event, s: fake.wait(event, s))
+    return fake
+
+
+def test_a_cron_run_whose_database_stays_away_exits_4(
+    monkeypatch: pytest.MonkeyPatch, system_clock: Outage
+) -> None:
+    make_triggers(5)
+    system_clock.fail(monkeypatch, outbox, "claim_batch")
+
+    with pytest.raises(CommandError, match="is unavailable") as raised:
+        call_command("brockman_flush", stdout=StringIO())
+
+    assert raised.value.returncode == 4
+    assert system_clock.monotonic() >= 300  # the lease
+    assert set(Trigger.objects.values_list("status", flat=True)) == {Status.PENDING}
+
+
+@pytest.mark.parametrize("loop", [[], ["--loop"]])
+def test_a_signal_during_an_outage_ends_the_command_with_status_0(
+    monkeypatch: pytest.MonkeyPatch, system_clock: Outage, loop: list[str]
+) -> None:
+    make_triggers(5)
+    system_clock.fail(monkeypatch, outbox, "claim_batch")
+    real_wait = system_clock.wait
+
+    def wait(event: threading.Event, seconds: float) -> bool:
+        if system_clock.monotonic() >= 20:
+            os.kill(os.getpid(), signal.SIGTERM)  # the command's handler sets *event*
+        return real_wait(event, seconds)
+
+    monkeypatch.setattr(system_clock, "wait", wait)
+    out = StringIO()
+
+    call_command("brockman_flush", *loop, stdout=out)
+
+    assert 20 <= system_clock.monotonic() < 30
+    # A single run says so; a --loop worker reports only runs that claimed something.
+    assert ("Stopped by a signal" in out.getvalue()) == (not loop)
