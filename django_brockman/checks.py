@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
+from django.db import router
 from django.utils.module_loading import import_string
 
 from django_brockman.actor import MIDDLEWARE_PATH as MIDDLEWARE
@@ -294,6 +295,35 @@ def check_retention() -> list[CheckMessage]:
     ]
 
 
+def check_sqlite_transaction_mode(
+    databases: Mapping[str, Mapping[str, Any]] | None = None,
+) -> list[CheckMessage]:
+    """On SQLite, the outbox's database should begin its transactions IMMEDIATE."""
+    from django_brockman.models import Trigger
+
+    alias = router.db_for_write(Trigger)
+    config = (settings.DATABASES if databases is None else databases).get(alias, {})
+    if not str(config.get("ENGINE", "")).endswith(("sqlite3", "spatialite")):
+        return []
+    options = config.get("OPTIONS") or {}
+    mode = options.get("transaction_mode") if isinstance(options, Mapping) else None
+    if isinstance(mode, str) and mode.upper() in ("IMMEDIATE", "EXCLUSIVE"):
+        return []
+    return [
+        Warning(
+            f"The SQLite database {alias!r}, which holds the outbox, begins its "
+            "transactions DEFERRED.",
+            hint=f'Add "OPTIONS": {{"transaction_mode": "IMMEDIATE"}} to DATABASES[{alias!r}]. '
+            "A DEFERRED transaction that reads and then writes (ATOMIC_REQUESTS, a view's "
+            "atomic() block) cannot wait for a writer that got in between: it fails at "
+            "once with 'database is locked', whatever the timeout, and a flusher's writes "
+            "make that happen to your site's requests. IMMEDIATE takes the write lock "
+            "when the transaction begins, so requests and flushers wait their turn.",
+            id="brockman.W020",
+        )
+    ]
+
+
 CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_api_key,
     check_endpoint,
@@ -310,6 +340,7 @@ CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_task_settings,
     check_legacy_settings,
     check_retention,
+    check_sqlite_transaction_mode,
 ]
 
 DEPLOY_CHECKS: list[Callable[[], list[CheckMessage]]] = [

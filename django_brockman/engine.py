@@ -15,9 +15,10 @@ from typing import Any
 
 from django.db import close_old_connections
 
-from django_brockman import outbox, transitions
+from django_brockman import dbretry, outbox, transitions
 from django_brockman.backends import get_backend
 from django_brockman.clock import SYSTEM_CLOCK, Clock
+from django_brockman.dbretry import DatabaseRetry, DatabaseUnavailable
 from django_brockman.delivery import Deliverer, Sender, make_deliverer
 from django_brockman.flushing import (
     ClaimTracker,
@@ -83,6 +84,7 @@ def flush(
     clock: Clock = SYSTEM_CLOCK,
     tuning: Tuning | None = None,
     from_task: bool = False,
+    db_retry: DatabaseRetry | None = None,
 ) -> FlushResult:
     """Deliver due triggers until none is due, *limit* triggers were claimed,
     *max_seconds* have passed, *stop* is set, or FocusLab rejects the configuration.
@@ -91,7 +93,9 @@ def flush(
     (a signal handler) lets requests in flight finish and releases the rest unsent; so
     does the end of *max_seconds*. An exception that is not FocusLab's answer (a bug in a
     backend, a database error) ends the run the same way, then is raised again.
-    *from_task* says a task runs it (see outbox.refuse_open_transaction).
+    *from_task* says a task runs it (see outbox.refuse_open_transaction). A database
+    outage is waited out through *db_retry* (by default up to the lease; see dbretry):
+    past that, or when *stop* is set during one, DatabaseUnavailable is raised.
     """
     options = FlushOptions.from_settings(
         limit=limit,
@@ -100,17 +104,24 @@ def flush(
         max_seconds=max_seconds,
         tuning=tuning,
     )
-    outbox.refuse_open_transaction(using, from_task=from_task)
-    policy = policy or RetryPolicy.from_settings()
-    run = FlushRun(options, outbox.db_alias(using), stop or threading.Event(), clock, policy)
+    alias, stop = outbox.db_alias(using), stop or threading.Event()
+    db = db_retry or DatabaseRetry(alias, patience=options.lease_seconds, clock=clock, stop=stop)
+    _connect(db, from_task)
+    run = FlushRun(options, alias, stop, clock, policy or RetryPolicy.from_settings(), db)
     run.progress = progress
     return run.execute(_deliverer(run, backend))
+
+
+def _connect(db: DatabaseRetry, from_task: bool) -> None:
+    """A fresh connection if the one kept is broken, and no transaction open on it."""
+    dbretry.drop_unusable(db.using)
+    db.run(outbox.refuse_open_transaction, db.using, from_task=from_task)
 
 
 def _deliverer(run: FlushRun, backend: str | None) -> Deliverer:
     """Sends through *backend* while *run* is not halted and the lease allows."""
     options = run.options
-    sender = Sender(run.stops.halted, timedelta(seconds=options.send_margin), run.clock.now)
+    sender = Sender(run.halted, timedelta(seconds=options.send_margin), run.clock.now)
     return make_deliverer(
         lambda: get_backend(backend),
         sender,
@@ -132,11 +143,14 @@ class FlushRun:
         stop: threading.Event,
         clock: Clock,
         policy: RetryPolicy,
+        db: DatabaseRetry,
     ) -> None:
         self.options = options
         self.using = using
         self.clock = clock
         self.stops = StopRules(stop, options.max_seconds, clock)
+        # The claim and the write-back go through it: see dbretry.
+        self.db = db
         self.judge = Judge(policy, self.stops.halt, clock)
         self.claims = ClaimTracker()
         margin = timedelta(seconds=options.send_margin)
@@ -176,14 +190,19 @@ class FlushRun:
             self.claim(deliverer)
         self.write_back()
 
+    def halted(self) -> bool:
+        """Whether to start no more requests; asked from the delivery threads too. Also
+        while the database is away: what is sent then could not be written back."""
+        return self.stops.halted() or self.db.down
+
     def claim(self, deliverer: Deliverer) -> None:
-        if self.exhausted or self.stops.halted():
+        if self.exhausted or self.halted():
             return
         size = self.options.claim_size(self.result.claimed, deliverer.in_flight)
         if not size:
             return
         self.retention.tidy()  # old finished rows, a small batch between claims
-        claim = outbox.claim_batch(size, self.options.lease_seconds, self.using, self.clock.now())
+        claim = self.db.run(self.claim_batch, size)
         if not claim.triggers:
             self.exhausted = True
             return
@@ -193,13 +212,17 @@ class FlushRun:
             deliverer.submit(trigger)
         claim.triggers = []  # the deliverer holds them now; keep memory flat
 
+    def claim_batch(self, size: int) -> outbox.Claim:
+        """Its lease counted from now, when the database answers (after an outage too)."""
+        return outbox.claim_batch(size, self.options.lease_seconds, self.using, self.clock.now())
+
     def write_back(self) -> None:
         judged = self.buffer.take()
         if not judged:
             return
         now = self.clock.now()
         results = [(attempt.trigger, change_for(outcome, now)) for attempt, outcome in judged]
-        tally = transitions.write_back(self.using, results)
+        tally = self.db.run(transitions.write_back, self.using, results)
         self.result.add(tally)
         if tally.released:
             # Released rows are due again at once (their lease was ending, say): the
@@ -219,6 +242,12 @@ class FlushRun:
             for attempts in deliverer.results():
                 self.buffer.add(self.judge(attempts))
             self.write_back()
+        except DatabaseUnavailable as exc:
+            transitions.logger.warning(
+                "Could not hand back the triggers this run claimed (%s); they become due "
+                "again when their lease ends.",
+                exc,
+            )
         except Exception:
             transitions.logger.exception(
                 "Could not hand back the triggers this run claimed; they become due again "
@@ -238,17 +267,26 @@ def flush_loop(
 
     Sleeps *interval* seconds after a run that found nothing due, and starts the next run
     at once after one that did. *report* is given each run's result. Returns the last.
+    A database outage of any length is waited out (logged once when it starts and once
+    when it ends); *stop* set during one ends the loop as a signal does.
     """
     stop = stop or threading.Event()
+    alias = outbox.db_alias(flush_arguments.get("using"))
+    db = DatabaseRetry(alias, clock=clock, stop=stop)  # one for every run: see dbretry
     while True:
-        result = flush(stop=stop, clock=clock, **flush_arguments)
+        try:
+            result = flush(stop=stop, clock=clock, db_retry=db, **flush_arguments)
+        except DatabaseUnavailable:  # with no patience set, only *stop* ends the wait
+            return FlushResult(interrupted=True)
         if report is not None:
             report(result)
         if result.error or clock.wait(stop, 0 if result.claimed else interval):
             return result
         # A worker lives for days: drop connections the database closed or that
-        # outlived CONN_MAX_AGE, as Django does between requests.
+        # outlived CONN_MAX_AGE, as Django does between requests, and the outbox's
+        # connection if it is broken, even with CONN_MAX_AGE = None.
         close_old_connections()
+        dbretry.drop_unusable(alias)
 
 
 @contextmanager

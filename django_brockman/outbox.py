@@ -5,10 +5,12 @@ What becomes of a claimed trigger is written back by transitions.write_back().""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connections, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from django_brockman.models import Trigger, TriggerQuerySet, db_alias
@@ -76,15 +78,64 @@ def claim_batch(
     token = uuid.uuid4()
     change = claimed(token, now + timedelta(seconds=lease_seconds), now)
     due = Trigger.objects.using(alias).due(now)
-    if connections[alias].features.has_select_for_update_skip_locked:
+    connection = connections[alias]
+    if connection.features.has_select_for_update_skip_locked:
         with transaction.atomic(using=alias):
-            rows = list(due.select_for_update(skip_locked=True)[:size])
-            due.filter(pk__in=[row.pk for row in rows]).update(**change.columns())
+            if connection.vendor == "mysql":
+                rows = _lock_by_key(due, size)
+            else:
+                rows = list(due.select_for_update(skip_locked=True)[:size])
+            # By key alone: the rows are locked, and were due under the lock.
+            locked = Trigger.objects.using(alias).filter(pk__in=[row.pk for row in rows])
+            locked.update(**change.columns())
     else:
         rows = _claim_unlocked(due, size, change)
     for row in rows:
         change.apply(row)
     return Claim(token=token, using=alias, triggers=rows)
+
+
+# How many windows of candidates a MariaDB or MySQL claim reads past rows that other
+# open claims hold: one per concurrent flusher ahead of it is enough.
+CLAIM_WINDOWS = 16
+
+
+def _lock_by_key(due: TriggerQuerySet, size: int) -> list[Trigger]:
+    """Lock up to *size* due rows, oldest due first, on MariaDB and MySQL.
+
+    There, ``SELECT ... ORDER BY ... LIMIT n FOR UPDATE SKIP LOCKED`` sorts the due rows
+    after reading them, and InnoDB locks every row it reads, not just the n it returns:
+    one open claim would hide the whole backlog from every other flusher. So the
+    candidates are read without locks (a plain read takes none), then locked by primary
+    key, which locks just them; rows another claim holds are skipped, and the next
+    window of candidates is read past them. The locking read sees each row's latest
+    committed version, so a row claimed meanwhile is no longer due and is left out.
+    """
+    taken: list[Trigger] = []
+    window = due
+    for _ in range(CLAIM_WINDOWS):
+        wanted = size - len(taken)
+        candidates = list(window.values_list("pk", "next_attempt_at")[:wanted])
+        if not candidates:
+            break
+        ids = [pk for pk, _ in candidates]
+        locked = {row.pk: row for row in lock_by_key(due, ids)}
+        taken += [locked[pk] for pk in ids if pk in locked]
+        if len(taken) >= size or len(candidates) < wanted:
+            break
+        last_pk, last_due = candidates[-1]
+        window = due.filter(
+            Q(next_attempt_at__gt=last_due) | Q(next_attempt_at=last_due, pk__gt=last_pk)
+        )
+    return taken
+
+
+def lock_by_key(due: TriggerQuerySet, ids: Collection[int]) -> TriggerQuerySet:
+    """The rows among *ids* still due, locked, skipping rows another claim holds.
+
+    Unsorted, so that the database reads the rows by primary key and sorts nothing.
+    """
+    return due.filter(pk__in=ids).order_by().select_for_update(skip_locked=True)
 
 
 # How often a flusher without SKIP LOCKED tries again after others took every row it

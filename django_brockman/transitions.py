@@ -195,6 +195,9 @@ def write_back(using: str, results: Sequence[Result]) -> Tally:
     takes only rows the claim still holds, so a flusher whose lease ran out cannot
     overwrite a newer claim's result. The hour's delivery counts are added last in the
     same transaction, with the numbers of rows those UPDATEs wrote.
+
+    Safe to run again after a database error (dbretry): the triggers are changed to
+    what their rows became only once the transaction has committed.
     """
     tally = Tally()
     announce: list[Announcement] = []
@@ -210,6 +213,9 @@ def write_back(using: str, results: Sequence[Result]) -> Tally:
         for (token, _, _), group in groups.items():
             announce += _write_group(held_by(token, using), group, tally)
         _count(using, results, tally)
+    for trigger, change in results:
+        _log(trigger, change)
+        change.apply(trigger)
     for signal, trigger, kwargs in announce:
         notify(signal, trigger=trigger, **kwargs)
     return tally
@@ -239,9 +245,6 @@ def _write_group(
     """Write one claim's results of one kind; return the signals they call for."""
     triggers = [trigger for trigger, _ in group.values()]
     change = next(iter(group.values()))[1]
-    for trigger, each in group.values():
-        _log(trigger, each)
-        each.apply(trigger)
     if change.status == Status.FAILED:
         return [
             announcement
@@ -268,7 +271,8 @@ def _write_failed(
     tally.failed += written
     tally.lost += 1 - written
     # A trigger another claim had taken is that claim's to announce.
-    return [(signals.trigger_failed, trigger, {"error": trigger.last_error})] if written else []
+    error = change.values["last_error"]
+    return [(signals.trigger_failed, trigger, {"error": error})] if written else []
 
 
 def _sent_signals(

@@ -298,3 +298,46 @@ def test_check_retention_invalid_is_e040(name: str, days: object) -> None:
 def test_check_retention_valid_passes(days: float | None) -> None:
     with override_settings(BROCKMAN_KEEP_SENT_DAYS=days, BROCKMAN_KEEP_FAILED_DAYS=days):
         assert ids() == []
+
+
+def sqlite_outbox(options: dict[str, object]) -> dict[str, object]:
+    return {
+        "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "site.db", "OPTIONS": options}
+    }
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"timeout": 20}, {"transaction_mode": "DEFERRED"}, {"transaction_mode": None}]
+)
+def test_sqlite_without_immediate_transactions_is_w020(options: dict[str, object]) -> None:
+    from django_brockman.checks import check_sqlite_transaction_mode
+
+    messages = check_sqlite_transaction_mode(sqlite_outbox(options))
+
+    assert [m.id for m in messages] == ["brockman.W020"]
+    assert "default" in messages[0].msg
+    assert '"transaction_mode": "IMMEDIATE"' in (messages[0].hint or "")
+    assert "database is locked" in (messages[0].hint or "")
+
+
+@pytest.mark.parametrize("mode", ["IMMEDIATE", "immediate", "EXCLUSIVE"])
+def test_sqlite_with_immediate_transactions_passes(mode: str) -> None:
+    from django_brockman.checks import check_sqlite_transaction_mode
+
+    assert check_sqlite_transaction_mode(sqlite_outbox({"transaction_mode": mode})) == []
+
+
+def test_sqlite_check_ignores_other_databases() -> None:
+    from django_brockman.checks import check_sqlite_transaction_mode
+
+    databases = {"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "site"}}
+
+    assert check_sqlite_transaction_mode(databases) == []
+
+
+def test_sqlite_check_runs_with_the_other_checks() -> None:
+    from django_brockman.checks import CHECKS, check_sqlite_transaction_mode
+
+    assert check_sqlite_transaction_mode in CHECKS
+    # The test settings follow the advice.
+    assert check_sqlite_transaction_mode() == []

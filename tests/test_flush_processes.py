@@ -171,3 +171,25 @@ def test_flushers_under_faults_send_each_trigger_once() -> None:
     # Every fault cost its trigger exactly one attempt, and nothing else did.
     attempts = sum(Trigger.objects.values_list("attempts", flat=True))
     assert attempts == count + len(faults_injected)
+
+
+def test_four_flushers_each_send_a_share() -> None:
+    # Slow answers keep every flusher busy long enough for all four to be claiming at
+    # once: a claim must not hide the backlog from the others while it is open.
+    count, flushers = 1200, 4
+    keys = make_triggers(count)
+    with Receiver(api_key=API_KEY, faults=Faults(latency=0.02)) as receiver:
+        env = command_env(receiver.url, **FAST)
+        processes = [
+            start("brockman_flush", "--batch-size", "20", "--concurrency", "2", env=env)
+            for _ in range(flushers)
+        ]
+        outputs = finish(processes)
+        received = Counter(receiver.idempotency_keys())
+
+    assert set(received) == keys
+    assert max(received.values()) == 1
+    assert statuses() == {Status.SENT: count}
+    shares = [sent_count(output) for output in outputs]
+    assert sum(shares) == count
+    assert all(shares), shares

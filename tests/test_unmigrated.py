@@ -31,6 +31,7 @@ CHANGELIST = "/admin/django_brockman/trigger/"
 COMMANDS = [
     ["brockman_flush"],
     ["brockman_flush", "--dry-run"],
+    ["brockman_flush", "--loop"],
     ["brockman_status"],
     ["brockman_status", "--json"],
     ["brockman_purge", "--older-than", "30"],

@@ -56,6 +56,10 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("EXAMPLE_DATABASE", str(BASE_DIR / "db.sqlite3")),
+        # Requests and the flusher write to this file at once: IMMEDIATE transactions
+        # wait their turn for the write lock instead of failing with "database is
+        # locked" (Django 5.1+; django-brockman's check brockman.W020 says so).
+        "OPTIONS": {"transaction_mode": "IMMEDIATE"},
     }
 }
 

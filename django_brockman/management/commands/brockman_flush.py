@@ -12,14 +12,18 @@ from django.core.management.base import CommandError, SystemCheckError
 from django.db import connections
 
 from django_brockman import engine, stats, transitions
+from django_brockman.dbretry import DatabaseUnavailable
 from django_brockman.engine import FlushResult
 from django_brockman.management.arguments import positive_float, positive_int
 from django_brockman.management.base import OutboxCommand
 from django_brockman.management.output import ProgressBar, log_each_trigger
 
-# Exit statuses, documented in README.rst: 0 the run completed (or was stopped by a
-# signal), 1 an unexpected error (with its traceback), 2 bad command-line options.
+# Exit statuses, documented in docs/reference/commands.rst: 0 the run completed (or was
+# stopped by a signal), 1 an unexpected error (with its traceback), 2 bad command-line
+# options, 3 a configuration error (or a missing outbox table).
 EXIT_CONFIGURATION = 3
+# The database stayed away longer than a run waits for it (its lease); --loop never exits so.
+EXIT_DATABASE = 4
 
 
 class Command(OutboxCommand):
@@ -95,6 +99,7 @@ class Command(OutboxCommand):
             "stop": stop,
         }
         quiet = options["verbosity"] < 1
+        bar = self.progress_bar(options)
         try:
             if options["loop"]:
 
@@ -103,10 +108,17 @@ class Command(OutboxCommand):
                     self.report(result, quiet=quiet or not result.claimed)
 
                 return engine.flush_loop(interval=options["interval"], report=report, **arguments)
-            bar = self.progress_bar(options)
             result = engine.flush(progress=bar, **arguments)
         except ImproperlyConfigured as exc:
             raise CommandError(str(exc), returncode=EXIT_CONFIGURATION) from exc
+        except DatabaseUnavailable as exc:
+            if not stop.is_set():
+                raise CommandError(
+                    f"{exc}. Triggers whose results could not be written become due again "
+                    "when their lease ends.",
+                    returncode=EXIT_DATABASE,
+                ) from exc
+            result = engine.FlushResult(interrupted=True)  # a signal during the outage
         if bar is not None:
             bar.finish()
         self.report(result, quiet=quiet)
