@@ -8,7 +8,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import FrameType
 from typing import Any
@@ -28,6 +28,8 @@ from django_brockman.flushing import (
     WriteBackBuffer,
     change_for,
 )
+from django_brockman.outage import OutageLog
+from django_brockman.outcomes import Group, Ledger, Reason
 from django_brockman.retry import RetryPolicy
 
 __all__ = ["FlushOptions", "FlushResult", "Tuning", "flush", "flush_loop", "stop_on_signals"]
@@ -35,7 +37,12 @@ __all__ = ["FlushOptions", "FlushResult", "Tuning", "flush", "flush_loop", "stop
 
 @dataclass
 class FlushResult:
-    """What one flush run did."""
+    """What one flush run did.
+
+    ``claimed`` counts claims (a trigger retried within the run is claimed again);
+    ``sent``, ``retried``, ``failed`` and ``released`` count triggers, each once, by its
+    last outcome in the run.
+    """
 
     claimed: int = 0
     sent: int = 0
@@ -48,6 +55,17 @@ class FlushResult:
     error: str | None = None
     # True when the run was asked to stop (a signal) before it was done.
     interrupted: bool = False
+    # Why triggers wait for a retry or failed, one group per reason (set when the run ends).
+    reasons: list[Group] = field(default_factory=list)
+    # Attempts that found no delivery (no answer, or 408, 429, 5xx), and the latest's reason.
+    delivery_errors: int = 0
+    latest_failure: Reason | None = None
+
+    @property
+    def undelivered(self) -> bool:
+        """Nothing was delivered because FocusLab could not be reached or answered only
+        with errors. Triggers FocusLab refused as bad (a 400) do not make an outage."""
+        return not self.sent and self.delivery_errors > 0
 
     def __str__(self) -> str:
         text = f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
@@ -57,12 +75,13 @@ class FlushResult:
             text += f", {self.lost} results not written (the rows had passed to another claim)"
         return text
 
-    def add(self, tally: transitions.Tally) -> None:
-        self.sent += tally.sent
-        self.retried += tally.retried
-        self.failed += tally.failed
-        self.released += tally.released
+    def add(self, tally: transitions.Tally, ledger: Ledger) -> None:
+        """Count a write-back: the results not written, and each trigger's fate so far."""
         self.lost += tally.lost
+        self.sent, self.retried, self.failed = ledger.sent, ledger.retried, ledger.failed
+        self.released = ledger.released
+        self.delivery_errors = ledger.delivery_errors
+        self.latest_failure = ledger.latest_failure
 
 
 ProgressCallback = Callable[[FlushResult], None]
@@ -141,6 +160,7 @@ class FlushRun:
         margin = timedelta(seconds=options.send_margin)
         self.buffer = WriteBackBuffer(options.tuning, margin, clock)
         self.result = FlushResult()
+        self.ledger = Ledger()
         # Set when a claim found nothing due; a release makes rows due again.
         self.exhausted = False
 
@@ -155,6 +175,7 @@ class FlushRun:
         finally:
             deliverer.close()
         self.result.error = self.judge.error
+        self.result.reasons = self.ledger.groups()
         self.result.interrupted = self.stops.stop.is_set() and self.result.error is None
         if self.judge.crash is not None:
             raise self.judge.crash
@@ -197,7 +218,8 @@ class FlushRun:
         now = self.clock.now()
         results = [(attempt.trigger, change_for(outcome, now)) for attempt, outcome in judged]
         tally = transitions.write_back(self.using, results)
-        self.result.add(tally)
+        self.ledger.record(judged)
+        self.result.add(tally, self.ledger)
         if tally.released:
             # Released rows are due again at once (their lease was ending, say): the
             # queue is not empty, whatever an earlier claim found.
@@ -235,10 +257,13 @@ def flush_loop(
 
     Sleeps *interval* seconds after a run that found nothing due, and starts the next run
     at once after one that did. *report* is given each run's result. Returns the last.
+    A delivery outage is logged when it starts and when it ends (see OutageLog).
     """
     stop = stop or threading.Event()
+    using = flush_arguments.get("using")
+    outage = OutageLog(clock, lambda: outbox.count_undelivered(using))
     while True:
-        result = flush(stop=stop, clock=clock, **flush_arguments)
+        result = flush(stop=stop, clock=clock, progress=outage, **flush_arguments)
         if report is not None:
             report(result)
         if result.error or clock.wait(stop, 0 if result.claimed else interval):

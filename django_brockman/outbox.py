@@ -14,7 +14,14 @@ from django.utils import timezone
 from django_brockman.models import Status, Trigger, TriggerQuerySet, db_alias
 from django_brockman.transitions import Change, claimed
 
-__all__ = ["Claim", "claim_batch", "count_due", "count_failed", "db_alias"]
+__all__ = [
+    "Claim",
+    "claim_batch",
+    "count_due",
+    "count_failed",
+    "count_undelivered",
+    "db_alias",
+]
 
 
 @dataclass
@@ -113,3 +120,9 @@ def count_failed(using: str | None = None) -> int:
 
 def count_due(using: str | None = None) -> int:
     return Trigger.objects.using(db_alias(using)).due().count()
+
+
+def count_undelivered(using: str | None = None) -> int:
+    """Triggers not yet delivered: pending (due or waiting for a retry) or being sent."""
+    undelivered = (Status.PENDING, Status.SENDING)
+    return Trigger.objects.using(db_alias(using)).filter(status__in=undelivered).count()

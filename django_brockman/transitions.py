@@ -273,7 +273,9 @@ def _log(trigger: Trigger, change: Change) -> None:
     elif change.status == Status.FAILED:
         logger.warning("Trigger %s failed: %s", trigger.uuid, change.values["last_error"])
     elif change.spends_attempt:
-        logger.info("Trigger %s will be retried: %s", trigger.uuid, change.values["last_error"])
+        # DEBUG: an outage would repeat it for every trigger and retry. The run's summary
+        # and the loop's outage log (outage.OutageLog) say it once.
+        logger.debug("Trigger %s will be retried: %s", trigger.uuid, change.values["last_error"])
 
 
 def notify(signal: Signal, **kwargs: Any) -> None:
