@@ -40,8 +40,8 @@ class FlushResult:
     """What one flush run did.
 
     ``claimed`` counts claims (a trigger retried within the run is claimed again);
-    ``sent``, ``retried``, ``failed`` and ``released`` count triggers, each once, by its
-    last outcome in the run.
+    ``sent``, ``retried``, ``failed``, ``released`` and ``lost`` count triggers, each
+    once, by its last outcome in the run.
     """
 
     claimed: int = 0
@@ -75,11 +75,10 @@ class FlushResult:
             text += f", {self.lost} results not written (the rows had passed to another claim)"
         return text
 
-    def add(self, tally: transitions.Tally, ledger: Ledger) -> None:
-        """Count a write-back: the results not written, and each trigger's fate so far."""
-        self.lost += tally.lost
+    def count(self, ledger: Ledger) -> None:
+        """Take each trigger's fate so far from *ledger*."""
         self.sent, self.retried, self.failed = ledger.sent, ledger.retried, ledger.failed
-        self.released = ledger.released
+        self.released, self.lost = ledger.released, ledger.lost
         self.delivery_errors = ledger.delivery_errors
         self.latest_failure = ledger.latest_failure
 
@@ -218,8 +217,8 @@ class FlushRun:
         now = self.clock.now()
         results = [(attempt.trigger, change_for(outcome, now)) for attempt, outcome in judged]
         tally = transitions.write_back(self.using, results)
-        self.ledger.record(judged)
-        self.result.add(tally, self.ledger)
+        self.ledger.record(judged, tally.unwritten)
+        self.result.count(self.ledger)
         if tally.released:
             # Released rows are due again at once (their lease was ending, say): the
             # queue is not empty, whatever an earlier claim found.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -58,7 +58,9 @@ class Group:
 
 
 # A trigger to retry: why, and when it is due again. None: released unattempted.
-Waiting = tuple[Reason, datetime] | None
+# LOST: its result was not written (the row had passed to another claim, or was erased).
+Waiting = tuple[Reason, datetime] | str | None
+LOST = "lost"
 _ABSENT = object()
 
 
@@ -66,16 +68,19 @@ class Ledger:
     """Each trigger's last outcome in one run, by primary key.
 
     A sent or failed trigger is not due again within the run, so it is only counted; a
-    trigger to retry or released is kept (its reason and due time) until it comes back or
-    the run ends. Memory follows the triggers left waiting, not the triggers sent.
+    trigger to retry, released or whose result was lost is kept (for a retry, its reason
+    and due time) until it comes back or the run ends. Memory follows the triggers left
+    waiting, not the triggers sent.
     """
 
     def __init__(self) -> None:
         self.sent = 0
         self.released = 0
+        self.lost = 0
         self.retrying: Counter[Reason] = Counter()
         self.failing: Counter[Reason] = Counter()
         self.waiting: dict[int, Waiting] = {}
+        self.reasons: dict[Reason, Reason] = {}
         # Attempts that went wrong for want of delivery (no answer, 408, 429, 5xx): these,
         # not a trigger FocusLab refused, make a run that sent nothing an outage.
         self.delivery_errors = 0
@@ -89,35 +94,58 @@ class Ledger:
     def failed(self) -> int:
         return sum(self.failing.values())
 
-    def record(self, judged: Iterable[Judged]) -> None:
+    def record(self, judged: Iterable[Judged], unwritten: Collection[int] = ()) -> None:
+        """Note a write-back's results; *unwritten*: the triggers whose result was lost."""
         for attempt, outcome in judged:
-            self.settle(attempt.trigger.pk, attempt.error, outcome)
+            pk = attempt.trigger.pk
+            self.settle(pk, attempt.error, outcome, lost=pk in unwritten)
 
-    def settle(self, pk: int, error: BaseException | None, outcome: Outcome | None) -> None:
-        """Note trigger *pk*'s latest outcome (None: released), replacing an earlier one."""
+    def settle(
+        self,
+        pk: int,
+        error: BaseException | None,
+        outcome: Outcome | None,
+        *,
+        lost: bool = False,
+    ) -> None:
+        """Note trigger *pk*'s latest outcome (None: released), replacing an earlier one.
+        A *lost* result counts as lost, whatever it was; why it failed still counts
+        towards the delivery errors."""
         self.forget(pk)
-        if outcome is None:
+        if outcome is not None and outcome.verdict is not Verdict.ACCEPTED:
+            self.note_failure(error, outcome)
+        if lost:
+            self.waiting[pk] = LOST
+            self.lost += 1
+        elif outcome is None:
             self.waiting[pk] = None
             self.released += 1
-            return
-        if outcome.verdict is Verdict.ACCEPTED:
+        elif outcome.verdict is Verdict.ACCEPTED:
             self.sent += 1
-            return
-        reason = Reason.of(error, outcome)
-        if outcome.verdict is Verdict.RETRY or outcome.out_of_attempts:
-            self.delivery_errors += 1
-            self.latest_failure = reason
-        if outcome.verdict is Verdict.RETRY:
+        elif outcome.verdict is Verdict.RETRY:
             assert outcome.retry_at is not None
+            reason = self.reason(error, outcome)
             self.waiting[pk] = (reason, outcome.retry_at)
             self.retrying[reason] += 1
         else:
-            self.failing[reason] += 1
+            self.failing[self.reason(error, outcome)] += 1
+
+    def reason(self, error: BaseException | None, outcome: Outcome) -> Reason:
+        # One Reason object per reason, however many triggers wait for it.
+        reason = Reason.of(error, outcome)
+        return self.reasons.setdefault(reason, reason)
+
+    def note_failure(self, error: BaseException | None, outcome: Outcome) -> None:
+        if outcome.verdict is Verdict.RETRY or outcome.out_of_attempts:
+            self.delivery_errors += 1
+            self.latest_failure = self.reason(error, outcome)
 
     def forget(self, pk: int) -> None:
         earlier = self.waiting.pop(pk, _ABSENT)
         if earlier is None:
             self.released -= 1
+        elif earlier == LOST:
+            self.lost -= 1
         elif isinstance(earlier, tuple):
             self.retrying[earlier[0]] -= 1
 
@@ -125,7 +153,7 @@ class Ledger:
         """One group per fate and reason: those to retry first, larger groups first."""
         due: dict[Reason, datetime] = {}
         for waiting in self.waiting.values():
-            if waiting is not None:
+            if isinstance(waiting, tuple):
                 reason, when = waiting
                 if reason not in due or when < due[reason]:
                     due[reason] = when

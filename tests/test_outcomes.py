@@ -96,3 +96,16 @@ def test_ledger_released_trigger_counts_until_it_comes_back() -> None:
     ledger.settle(1, None, SENT)
     assert (ledger.released, ledger.sent) == (0, 1)
     assert ledger.groups() == []
+
+
+def test_ledger_counts_a_lost_result_as_lost_until_the_trigger_comes_back() -> None:
+    ledger = Ledger()
+
+    ledger.settle(1, None, SENT, lost=True)  # erased, or claimed anew, while in flight
+    ledger.settle(2, DOWN, retry(5), lost=True)
+    assert (ledger.sent, ledger.retried, ledger.lost) == (0, 0, 2)
+    assert ledger.delivery_errors == 1  # the 503 still says delivery failed
+    assert ledger.groups() == []
+
+    ledger.settle(2, None, SENT)  # the other claim retried it; this run sent it
+    assert (ledger.sent, ledger.lost) == (1, 1)

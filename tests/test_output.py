@@ -38,11 +38,10 @@ def test_format_duration_is_hours_minutes_seconds() -> None:
     assert format_duration(3 * 3600 + 7) == "3:00:07"
 
 
-def test_handled_counts_each_trigger_once() -> None:
-    # Lost results are of triggers already counted by their outcome.
+def test_handled_counts_every_outcome() -> None:
     result = FlushResult(claimed=20, sent=5, retried=4, failed=3, released=2, lost=1)
 
-    assert handled(result) == 14
+    assert handled(result) == 15
 
 
 def test_progress_line_shows_bar_count_outcomes_rate_and_time_left() -> None:

@@ -31,7 +31,7 @@ MAX_REASON_LINES = 10
 
 def handled(result: FlushResult) -> int:
     """Triggers the run has finished with, whatever became of them (each counted once)."""
-    return result.sent + result.retried + result.failed + result.released
+    return result.sent + result.retried + result.failed + result.released + result.lost
 
 
 def format_duration(seconds: float) -> str:
