@@ -8,14 +8,14 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from types import FrameType
 from typing import Any
 
 from django.db import close_old_connections
 
-from django_brockman import dbretry, outbox, transitions
+from django_brockman import dbretry, outbox, stats, transitions
 from django_brockman.backends import get_backend
 from django_brockman.clock import SYSTEM_CLOCK, Clock
 from django_brockman.dbretry import DatabaseRetry, DatabaseUnavailable
@@ -29,6 +29,8 @@ from django_brockman.flushing import (
     WriteBackBuffer,
     change_for,
 )
+from django_brockman.outage import OutageLog
+from django_brockman.outcomes import Group, Ledger, Reason
 from django_brockman.retention import Retention
 from django_brockman.retry import RetryPolicy
 
@@ -37,7 +39,12 @@ __all__ = ["FlushOptions", "FlushResult", "Tuning", "flush", "flush_loop", "stop
 
 @dataclass
 class FlushResult:
-    """What one flush run did."""
+    """What one flush run did.
+
+    ``claimed`` counts claims (a trigger retried within the run is claimed again);
+    ``sent``, ``retried``, ``failed``, ``released`` and ``lost`` count triggers, each
+    once, by its last outcome in the run.
+    """
 
     claimed: int = 0
     sent: int = 0
@@ -50,6 +57,17 @@ class FlushResult:
     error: str | None = None
     # True when the run was asked to stop (a signal) before it was done.
     interrupted: bool = False
+    # Why triggers wait for a retry or failed, one group per reason (set when the run ends).
+    reasons: list[Group] = field(default_factory=list)
+    # Attempts that found no delivery (no answer, or 408, 429, 5xx), and the latest's reason.
+    delivery_errors: int = 0
+    latest_failure: Reason | None = None
+
+    @property
+    def undelivered(self) -> bool:
+        """Nothing was delivered because FocusLab could not be reached or answered only
+        with errors. Triggers FocusLab refused as bad (a 400) do not make an outage."""
+        return not self.sent and self.delivery_errors > 0
 
     def __str__(self) -> str:
         text = f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
@@ -59,12 +77,12 @@ class FlushResult:
             text += f", {self.lost} results not written (the rows had passed to another claim)"
         return text
 
-    def add(self, tally: transitions.Tally) -> None:
-        self.sent += tally.sent
-        self.retried += tally.retried
-        self.failed += tally.failed
-        self.released += tally.released
-        self.lost += tally.lost
+    def count(self, ledger: Ledger) -> None:
+        """Take each trigger's fate so far from *ledger*."""
+        self.sent, self.retried, self.failed = ledger.sent, ledger.retried, ledger.failed
+        self.released, self.lost = ledger.released, ledger.lost
+        self.delivery_errors = ledger.delivery_errors
+        self.latest_failure = ledger.latest_failure
 
 
 ProgressCallback = Callable[[FlushResult], None]
@@ -157,6 +175,7 @@ class FlushRun:
         self.buffer = WriteBackBuffer(options.tuning, margin, clock)
         self.result = FlushResult()
         self.retention = Retention.from_settings(using, clock)
+        self.ledger = Ledger()
         # Set when a claim found nothing due; a release makes rows due again.
         self.exhausted = False
 
@@ -171,6 +190,7 @@ class FlushRun:
         finally:
             deliverer.close()
         self.result.error = self.judge.error
+        self.result.reasons = self.ledger.groups()
         self.result.interrupted = self.stops.stop.is_set() and self.result.error is None
         if self.judge.crash is not None:
             raise self.judge.crash
@@ -223,7 +243,8 @@ class FlushRun:
         now = self.clock.now()
         results = [(attempt.trigger, change_for(outcome, now)) for attempt, outcome in judged]
         tally = self.db.run(transitions.write_back, self.using, results)
-        self.result.add(tally)
+        self.ledger.record(judged, tally.unwritten)
+        self.result.count(self.ledger)
         if tally.released:
             # Released rows are due again at once (their lease was ending, say): the
             # queue is not empty, whatever an earlier claim found.
@@ -268,14 +289,17 @@ def flush_loop(
     Sleeps *interval* seconds after a run that found nothing due, and starts the next run
     at once after one that did. *report* is given each run's result. Returns the last.
     A database outage of any length is waited out (logged once when it starts and once
-    when it ends); *stop* set during one ends the loop as a signal does.
+    when it ends); *stop* set during one ends the loop as a signal does. A delivery outage
+    is logged when it starts and when it ends too (see OutageLog).
     """
     stop = stop or threading.Event()
-    alias = outbox.db_alias(flush_arguments.get("using"))
+    using = flush_arguments.get("using")
+    alias = outbox.db_alias(using)
     db = DatabaseRetry(alias, clock=clock, stop=stop)  # one for every run: see dbretry
+    outage = OutageLog(clock, lambda: stats.count_undelivered(using))
     while True:
         try:
-            result = flush(stop=stop, clock=clock, db_retry=db, **flush_arguments)
+            result = flush(stop=stop, clock=clock, db_retry=db, progress=outage, **flush_arguments)
         except DatabaseUnavailable:  # with no patience set, only *stop* ends the wait
             return FlushResult(interrupted=True)
         if report is not None:

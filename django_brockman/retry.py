@@ -46,6 +46,8 @@ class Outcome:
     verdict: Verdict
     retry_at: datetime | None = None
     error: str = ""
+    # GIVE_UP because the last attempt is spent, not because the trigger is bad.
+    out_of_attempts: bool = False
 
 
 def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
@@ -125,7 +127,8 @@ class RetryPolicy:
     ) -> Outcome:
         """Retry after a backoff, or never sooner than *retry_after*; fail after the last."""
         if attempts >= self.max_attempts:
-            return Outcome(Verdict.GIVE_UP, error=f"gave up after {attempts} attempts: {reason}")
+            error = f"gave up after {attempts} attempts: {reason}"
+            return Outcome(Verdict.GIVE_UP, error=error, out_of_attempts=True)
         retry_at = now + timedelta(seconds=self.backoff(attempts))
         not_before = parse_retry_after(retry_after, now)
         if not_before is not None and not_before > retry_at:

@@ -227,6 +227,12 @@ def count_failed(using: str | None = None) -> int:
     return counts_by_status(Trigger.objects.using(db_alias(using)))[Status.FAILED]
 
 
+def count_undelivered(using: str | None = None) -> int:
+    """Triggers not yet delivered: pending (due or waiting for a retry) or being sent."""
+    counts = counts_by_status(Trigger.objects.using(db_alias(using)))
+    return counts[Status.PENDING] + counts[Status.SENDING]
+
+
 def last_sent_at(triggers: QuerySet[Trigger]) -> dt.datetime | None:
     """When a trigger was last delivered: the newest entry of the (status, updated_at)
     index. A sent row's updated_at is its sent_at."""

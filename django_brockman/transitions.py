@@ -165,13 +165,15 @@ def requeue_failed(using: str | None = None) -> int:
 @dataclass
 class Tally:
     """What a write-back did. ``lost``: results not written because the row had passed
-    to another flusher's claim (or was deleted by an erasure request)."""
+    to another flusher's claim (or was deleted by an erasure request); ``unwritten``:
+    their triggers' primary keys."""
 
     sent: int = 0
     retried: int = 0
     failed: int = 0
     released: int = 0
     lost: int = 0
+    unwritten: list[int] = field(default_factory=list)
 
 
 Announcement = tuple[Signal, Trigger, dict[str, str]]
@@ -252,13 +254,14 @@ def _write_group(
             for announcement in _write_failed(held, trigger, each, tally)
         ]
     written = write(held, {pk: each for pk, (_, each) in group.items()})
+    if change.spends_attempt and written < len(group):
+        tally.lost += len(group) - written
+        tally.unwritten += _unwritten(held.db, group)
     if change.status == Status.SENT:
         tally.sent += written
-        tally.lost += len(group) - written
         return _sent_signals(held, triggers, change, written)
     if change.spends_attempt:
         tally.retried += written
-        tally.lost += len(group) - written
     else:
         tally.released += written
     return []
@@ -269,10 +272,24 @@ def _write_failed(
 ) -> list[Announcement]:
     written = write(held, {trigger.pk: change})
     tally.failed += written
-    tally.lost += 1 - written
+    if not written:
+        tally.lost += 1
+        tally.unwritten.append(trigger.pk)
     # A trigger another claim had taken is that claim's to announce.
     error = change.values["last_error"]
     return [(signals.trigger_failed, trigger, {"error": error})] if written else []
+
+
+def _unwritten(using: str, group: Mapping[int, Result]) -> list[int]:
+    """The triggers of *group* whose change was not written. Asked inside the
+    write-back's transaction, where each row it wrote holds its change's stamp and no
+    other flusher can change it yet."""
+    status = next(iter(group.values()))[1].status
+    rows = Trigger.objects.using(using).filter(pk__in=group.keys(), status=status)
+    stamps = dict(rows.values_list("pk", "updated_at"))
+    return [
+        pk for pk, (_, change) in group.items() if stamps.get(pk) != change.values["updated_at"]
+    ]
 
 
 def _sent_signals(
@@ -296,7 +313,9 @@ def _log(trigger: Trigger, change: Change) -> None:
     elif change.status == Status.FAILED:
         logger.warning("Trigger %s failed: %s", trigger.uuid, change.values["last_error"])
     elif change.spends_attempt:
-        logger.info("Trigger %s will be retried: %s", trigger.uuid, change.values["last_error"])
+        # DEBUG: an outage would repeat it for every trigger and retry. The run's summary
+        # and the loop's outage log (outage.OutageLog) say it once.
+        logger.debug("Trigger %s will be retried: %s", trigger.uuid, change.values["last_error"])
 
 
 def notify(signal: Signal, **kwargs: Any) -> None:

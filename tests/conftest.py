@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Iterator
 from typing import TypeVar
 
@@ -32,3 +33,14 @@ def run_async(awaitable: Awaitable[T]) -> T:
         return await awaitable
 
     return async_to_sync(wait)()
+
+
+@pytest.fixture
+def dead_endpoint() -> Iterator[str]:
+    """An endpoint on 127.0.0.1 where nothing listens: connecting is refused.
+
+    The port stays bound (not listening) meanwhile, so no other process takes it.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as bound:
+        bound.bind(("127.0.0.1", 0))
+        yield f"http://127.0.0.1:{bound.getsockname()[1]}/api/v1/"

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import signal
+import socket
+import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -18,7 +21,7 @@ from django.utils import timezone
 from django_brockman.models import Status, Trigger
 from django_brockman.receiver import Faults, Receiver
 from tests.conftest import TRIGGER_URL
-from tests.processes import API_KEY, command_env, run, start
+from tests.processes import API_KEY, command_env, run, sent_count, start
 
 
 def make_triggers(count: int, **fields: Any) -> list[Trigger]:
@@ -42,7 +45,10 @@ def test_flush_command_reports_what_it_did(mocked_api: responses.RequestsMock) -
 
     output = flush("--concurrency", "1")
 
-    assert output == "Flushed: 1 sent, 1 to retry, 1 failed.\n"
+    first, retry, failed = output.splitlines()
+    assert first == "Flushed: 1 sent, 1 to retry, 1 failed."
+    assert retry.startswith(f"1 to retry: HTTP 503 ({TRIGGER_URL}), next attempt from ")
+    assert failed == f"1 failed: HTTP 400 ({TRIGGER_URL})"
 
 
 @pytest.mark.django_db
@@ -250,3 +256,86 @@ def test_flush_loop_stops_cleanly_on_signal(signum: int) -> None:
     # Nothing is left leased: what was claimed and not sent is due again, unattempted.
     assert not Trigger.objects.filter(status=Status.SENDING).exists()
     assert Trigger.objects.filter(status=Status.PENDING, attempts=0).count() == 61 - len(sent)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_process_exits_5_when_nothing_could_be_delivered(dead_endpoint: str) -> None:
+    make_triggers(3)
+    later = {"RETRY_BASE_SECONDS": 3600}
+    refused = run("brockman_flush", env=command_env(dead_endpoint, **later))
+    quiet = run("brockman_flush", "-v", "0", env=command_env(dead_endpoint, **later))
+    Trigger.objects.update(next_attempt_at=timezone.now())
+    with Receiver(api_key=API_KEY, faults=Faults(error_rate=1.0)) as failing:
+        erroring = run("brockman_flush", env=command_env(failing.url, **later))
+    Trigger.objects.update(next_attempt_at=timezone.now())
+    with Receiver(api_key=API_KEY) as receiver:
+        delivered = run("brockman_flush", env=command_env(receiver.url))
+
+    assert refused.returncode == 5, refused.stderr
+    assert refused.stdout.startswith(
+        "Flushed: 0 sent, 3 to retry, 0 failed.\n"
+        f"3 to retry: connection refused ({dead_endpoint}trigger/), next attempt from "
+    )
+    assert refused.stderr.startswith("CommandError: Nothing was delivered: ")
+    assert "Traceback" not in refused.stderr
+    # Nothing was due: a run that had nothing to deliver is not an outage.
+    assert (quiet.returncode, quiet.stdout, quiet.stderr) == (0, "", "")
+    assert erroring.returncode == 5, erroring.stderr
+    assert "to retry: HTTP 50" in erroring.stdout
+    assert API_KEY not in refused.stdout + refused.stderr + erroring.stdout + erroring.stderr
+    assert delivered.returncode == 0, delivered.stderr
+    assert delivered.stdout == "Flushed: 3 sent, 0 to retry, 0 failed.\n"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_loop_process_logs_an_outage_once_when_it_starts_and_ends() -> None:
+    make_triggers(3)
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        port = bound.getsockname()[1]
+        endpoint = f"http://127.0.0.1:{port}/api/v1/"
+        env = command_env(
+            endpoint, RETRY_BASE_SECONDS=0.05, RETRY_CAP_SECONDS=0.1, MAX_ATTEMPTS=1000
+        )
+        worker = start("brockman_flush", "--loop", "--interval", "0.1", env=env)
+        try:
+            # Every trigger was refused several times: many runs met the outage.
+            assert wait_until(lambda: min_attempts() >= 4, timeout=60), worker.stderr
+        except BaseException:
+            worker.kill()
+            worker.communicate()
+            raise
+    try:
+        with Receiver(api_key=API_KEY, port=port) as receiver:
+            assert receiver.wait_for(3, timeout=60)
+            worker.send_signal(signal.SIGTERM)
+            stdout, stderr = worker.communicate(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+
+    assert worker.returncode == 0, stderr
+    lines = stderr.splitlines()
+    assert len(lines) == 2, stderr
+    assert lines[0].startswith(
+        f"Delivery to FocusLab is failing: connection refused ({endpoint}trigger/)."
+    )
+    assert lines[1].startswith("Delivering to FocusLab again after ")
+    # The runs that met the outage print no summary: the log said it once.
+    assert "Flushed: 0 sent" not in stdout
+    assert sent_count(stdout) == 3
+    assert Trigger.objects.filter(status=Status.SENT).count() == 3
+
+
+def min_attempts() -> int:
+    return min(Trigger.objects.values_list("attempts", flat=True))
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

@@ -125,4 +125,5 @@ def test_flush_with_threads_sends_each_trigger_once_and_writes_every_result_back
     assert sum(Trigger.objects.values_list("attempts", flat=True)) == len(keys) + faulted
     assert {row.status for row in unsent} <= {Status.PENDING}
     assert all("HTTP 50" in row.last_error for row in unsent)
-    assert f"{len(sent)} sent, {faulted} to retry, 0 failed" in completed.stdout
+    # Each trigger counted once, however often it was retried within the run.
+    assert f"{len(sent)} sent, {unsent.count()} to retry, 0 failed" in completed.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,8 @@ from django.utils import timezone
 from django_brockman import outbox, signals
 from django_brockman.engine import FlushResult, Tuning, flush, flush_loop
 from django_brockman.models import Status, Trigger
+from django_brockman.outcomes import Fate
+from django_brockman.retry import RetryPolicy
 from tests.clock import FakeClock
 from tests.conftest import TRIGGER_URL
 from tests.testapp.backends import ExplodingBackend
@@ -344,10 +347,10 @@ def test_flush_does_not_start_request_when_lease_is_ending(
 
     result = flush(batch_size=3, concurrency=1, clock=clock)
 
-    assert result.sent == 3
-    # Each claim sends one: the second request would start 1.1 s into the lease.
-    assert result.released == 3
-    assert result.claimed == 3 + result.released
+    # Each claim sends one: the second request would start 1.1 s into the lease. The
+    # two released come back in the next claim, and all are sent in the end.
+    assert (result.sent, result.released) == (3, 0)
+    assert result.claimed == 3 + 2 + 1
     assert sorted(sent_keys(mocked_api)) == sorted(str(t.uuid) for t in triggers)
     assert statuses() == [(Status.SENT, 1)] * 3
 
@@ -607,3 +610,148 @@ def test_flush_signal_passes_the_trigger_as_its_row_was_written(
     assert {name: getattr(seen["trigger"], name) for name in columns} == {
         name: getattr(row, name) for name in columns
     }
+
+
+# Each trigger counted once per run, however often it came back within it ------------------
+
+# Retries due at once: a trigger that fails comes back within the same run.
+AT_ONCE = RetryPolicy(base=0.0, cap=0.0, max_attempts=3)
+
+
+def test_flush_counts_a_trigger_that_came_back_once_by_its_last_outcome(
+    mocked_api: responses.RequestsMock,
+) -> None:
+    make_triggers(5)
+    mocked_api.add(responses.POST, TRIGGER_URL, status=503)
+
+    # One at a time: each result is written back before the next claim, which finds the
+    # trigger due again.
+    result = flush(batch_size=1, concurrency=1, policy=AT_ONCE)
+
+    # Each was tried three times: claimed 15 times, and failed in the end, once each.
+    assert (result.claimed, result.sent, result.retried, result.failed) == (15, 0, 0, 5)
+    assert statuses() == [(Status.FAILED, 3)] * 5
+
+
+def test_flush_counts_a_trigger_retried_then_sent_as_sent_only(
+    mocked_api: responses.RequestsMock,
+) -> None:
+    make_triggers(4)
+    for status in (503, 503, 503, 503, 201):
+        mocked_api.add(responses.POST, TRIGGER_URL, status=status)
+
+    result = flush(batch_size=1, concurrency=1, policy=AT_ONCE)
+
+    assert (result.claimed, result.sent, result.retried, result.failed) == (8, 4, 0, 0)
+
+
+def test_flush_counts_triggers_still_waiting_once_with_a_limit(
+    mocked_api: responses.RequestsMock,
+) -> None:
+    make_triggers(4)
+    mocked_api.add(responses.POST, TRIGGER_URL, status=503)
+    policy = RetryPolicy(base=0.0, cap=0.0, max_attempts=100)
+
+    result = flush(limit=10, batch_size=1, concurrency=1, policy=policy)
+
+    assert (result.claimed, result.retried) == (10, 4)
+
+
+def test_flush_result_groups_why_triggers_wait_with_their_next_attempt(
+    mocked_api: responses.RequestsMock,
+) -> None:
+    make_triggers(4)
+    for status in (503, 503, 400, 429):
+        mocked_api.add(responses.POST, TRIGGER_URL, status=status)
+
+    with override_settings(BROCKMAN_RETRY_BASE_SECONDS=600):
+        result = flush(concurrency=1)
+
+    earliest = Trigger.objects.filter(status=Status.PENDING).order_by("next_attempt_at")
+    first_503 = earliest.filter(last_error__startswith="HTTP 503").first()
+    assert first_503 is not None
+    assert [(g.fate, g.reason.cause, g.reason.url, g.count) for g in result.reasons] == [
+        (Fate.RETRY, "HTTP 503", TRIGGER_URL, 2),
+        (Fate.RETRY, "HTTP 429", TRIGGER_URL, 1),
+        (Fate.FAILED, "HTTP 400", TRIGGER_URL, 1),
+    ]
+    assert result.reasons[0].next_attempt == first_503.next_attempt_at
+    assert result.reasons[2].next_attempt is None
+
+
+@pytest.mark.parametrize(
+    ("answers", "undelivered"),
+    [
+        ((503, 503), True),
+        ((429, 429), True),
+        ((400, 400), False),  # FocusLab answered: the triggers are bad, delivery is not
+        ((503, 400), True),
+        ((201, 503), False),
+        ((), False),  # nothing was due
+    ],
+)
+def test_flush_result_says_when_nothing_could_be_delivered(
+    mocked_api: responses.RequestsMock, answers: tuple[int, ...], undelivered: bool
+) -> None:
+    make_triggers(len(answers))
+    for status in answers:
+        mocked_api.add(responses.POST, TRIGGER_URL, status=status)
+
+    result = flush(concurrency=1)
+
+    assert result.undelivered is undelivered
+
+
+def test_flush_gave_up_after_the_last_attempt_is_a_failure_of_delivery(
+    mocked_api: responses.RequestsMock,
+) -> None:
+    make_triggers(2)
+    mocked_api.add(responses.POST, TRIGGER_URL, status=503)
+
+    result = flush(batch_size=1, concurrency=1, policy=AT_ONCE)
+
+    (group,) = result.reasons
+    assert (group.fate, group.reason.cause, group.reason.out_of_attempts, group.count) == (
+        Fate.FAILED,
+        "HTTP 503",
+        True,
+        2,
+    )
+    assert result.undelivered
+
+
+# The loop logs an outage once when it starts and once when it ends ------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_loop_logs_an_outage_once_when_it_starts_and_once_when_it_ends(
+    mocked_api: responses.RequestsMock, caplog: pytest.LogCaptureFixture
+) -> None:
+    make_triggers(3)
+    make_triggers(2, next_attempt_at=timezone.now() + timedelta(hours=1))  # waiting, not due
+    calls = iter([503] * 9)
+
+    def answer(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        return next(calls, 201), {}, ""
+
+    mocked_api.add_callback(responses.POST, TRIGGER_URL, callback=answer)
+    clock, stop = FakeClock(), threading.Event()
+    policy = RetryPolicy(base=1.0, cap=1.0, max_attempts=100)
+
+    def report(result: FlushResult) -> None:
+        if result.sent:
+            stop.set()
+
+    caplog.set_level(logging.INFO, logger="django_brockman")
+    flush_loop(interval=5.0, stop=stop, report=report, clock=clock, concurrency=1, policy=policy)
+
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    # Three runs of three 503s, five seconds apart (the loop sleeps between them, as
+    # nothing is due until the retries are); the fourth delivers.
+    assert len(lines) == 2, lines
+    (start_level, start), (end_level, end) = lines
+    assert start_level == "WARNING"
+    assert "Delivery to FocusLab is failing: HTTP 503 (" + TRIGGER_URL + ")" in start
+    assert end_level == "WARNING"
+    assert "Delivering to FocusLab again after 15 s" in end
+    assert "2 triggers still waiting" in end

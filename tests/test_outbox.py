@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import uuid
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 
@@ -321,3 +322,27 @@ def test_claim_batch_skips_rows_locked_by_another_claim() -> None:
 
     assert [t.pk for t in claim.triggers] == [t.pk for t in others]
     assert Trigger.objects.get(pk=oldest.pk).status == Status.PENDING
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda now: transitions.sent(now),
+        lambda now: transitions.retried(now, "HTTP 500", now),
+        lambda now: transitions.failed("HTTP 400", now),
+    ],
+    ids=["sent", "retry", "failed"],
+)
+def test_write_back_names_the_triggers_whose_result_was_not_written(
+    change: Callable[[datetime], transitions.Change],
+) -> None:
+    _, taken, erased, _ = make_triggers(4)
+    late = outbox.claim_batch(10, 300)
+    Trigger.objects.filter(pk=erased.pk).delete()
+    Trigger.objects.filter(pk=taken.pk).update(claim_token=uuid.uuid4())  # claimed anew
+    results = [(copy.copy(t), change(timezone.now())) for t in late.triggers]
+
+    tally = transitions.write_back(late.using, results)
+
+    assert (tally.lost, sorted(tally.unwritten)) == (2, sorted([taken.pk, erased.pk]))
+    assert tally.sent + tally.retried + tally.failed == 2

@@ -10,20 +10,28 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError, SystemCheckError
 from django.db import connections
+from django.utils import timezone
 
 from django_brockman import engine, stats, transitions
 from django_brockman.dbretry import DatabaseUnavailable
 from django_brockman.engine import FlushResult
 from django_brockman.management.arguments import positive_float, positive_int
 from django_brockman.management.base import OutboxCommand
-from django_brockman.management.output import ProgressBar, log_each_trigger
+from django_brockman.management.output import (
+    ProgressBar,
+    log_each_trigger,
+    reason_lines,
+    undelivered_message,
+)
 
 # Exit statuses, documented in docs/reference/commands.rst: 0 the run completed (or was
 # stopped by a signal), 1 an unexpected error (with its traceback), 2 bad command-line
-# options, 3 a configuration error (or a missing outbox table).
+# options, 3 a configuration error (or a missing outbox table), and:
 EXIT_CONFIGURATION = 3
 # The database stayed away longer than a run waits for it (its lease); --loop never exits so.
 EXIT_DATABASE = 4
+# Nothing was delivered: FocusLab could not be reached or answered only with errors.
+EXIT_UNDELIVERED = 5
 
 
 class Command(OutboxCommand):
@@ -81,6 +89,8 @@ class Command(OutboxCommand):
             result = self.run(options, stop)
         if result.error:
             raise CommandError(result.error, returncode=EXIT_CONFIGURATION)
+        if result.undelivered and not result.interrupted:
+            raise CommandError(undelivered_message(result), returncode=EXIT_UNDELIVERED)
 
     def dry_run(self, options: dict[str, Any]) -> None:
         using = options["database"]
@@ -104,8 +114,10 @@ class Command(OutboxCommand):
             if options["loop"]:
 
                 def report(result: FlushResult) -> None:
-                    # Each run is reported, except the many that found nothing due.
-                    self.report(result, quiet=quiet or not result.claimed)
+                    # Each run is reported, except the many that found nothing due and
+                    # those that met an outage, which the loop logs once instead.
+                    skip = not result.claimed or result.undelivered
+                    self.report(result, quiet=quiet or skip)
 
                 return engine.flush_loop(interval=options["interval"], report=report, **arguments)
             result = engine.flush(progress=bar, **arguments)
@@ -137,7 +149,10 @@ class Command(OutboxCommand):
     def report(self, result: FlushResult, *, quiet: bool) -> None:
         if quiet:
             return
-        style = self.style.SUCCESS if not (result.failed or result.error) else self.style.WARNING
+        troubled = result.retried or result.failed or result.error
+        style = self.style.WARNING if troubled else self.style.SUCCESS
         self.stdout.write(style(f"Flushed: {result}."))
+        for line in reason_lines(result, timezone.now()):
+            self.stdout.write(line)
         if result.interrupted:
             self.stdout.write("Stopped by a signal; unsent triggers were released.")
