@@ -28,7 +28,13 @@ from django_brockman.exceptions import (
     UnknownError,
 )
 from django_brockman.payload import TriggerData
-from django_brockman.wire import decode_body, network_cause, read_prefix
+from django_brockman.wire import (
+    connection_of,
+    decode_body,
+    framed_twice,
+    network_cause,
+    read_prefix,
+)
 
 __all__ = ["DEFAULT_ENDPOINT", "DEFAULT_TIMEOUT", "FocusLabClient", "normalize_endpoint"]
 
@@ -277,17 +283,24 @@ class FocusLabClient:
     def _answer(self, response: requests.Response, deadline: float) -> None:
         """Return on 201; raise the error the answer means otherwise."""
         status = response.status_code
+        # Taken before the body is read: reading it to its end gives the connection
+        # back to the pool, where closing the response no longer reaches it.
+        connection = connection_of(response.raw)
         # An interim answer (1xx) with no final one after it leaves bytes on the
         # connection that belong to no request: it is dropped, its body unread.
         body, complete = (b"", False) if status < 200 else read_prefix(response.raw, deadline)
+        complete = complete and not framed_twice(response.headers)
         try:
             if status != 201:
                 raise error_for(response, str(self.api_key), body)
         finally:
             if not complete:
-                # The rest of a large, slow or broken body is never read: the
-                # connection is closed instead (and reopened for the next request).
+                # The rest of a large, slow or broken body is never read, and a body
+                # framed two ways is not trusted to have ended where it was read to:
+                # the connection is closed instead (and reopened for the next request).
                 response.raw.close()
+                if connection is not None:
+                    connection.close()
             # Back to the pool: open when the body was read to its end.
             response.raw.release_conn()
 

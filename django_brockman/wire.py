@@ -13,7 +13,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import requests
@@ -59,6 +59,16 @@ def read_prefix(raw: Any, deadline: float, limit: int = BODY_READ_LIMIT) -> tupl
     return b"".join(chunks), _at_end(raw)
 
 
+def framed_twice(headers: Mapping[str, str]) -> bool:
+    """Whether an answer gave both a Transfer-Encoding and a Content-Length.
+
+    Which of the two frames the body is then a guess (RFC 9112, section 6.3: "ought to
+    be handled as an error"); a connection that guessed wrong would hand its next
+    request the stray bytes, so it is closed rather than reused.
+    """
+    return "Transfer-Encoding" in headers and "Content-Length" in headers
+
+
 def _reader(raw: Any) -> Callable[[int], bytes]:
     # read1() returns what one receive brings, so a server that trickles its body
     # cannot hold a read past the deadline; urllib3 before 2.3 has only read().
@@ -71,9 +81,14 @@ def _at_end(raw: Any) -> bool:
     return remaining == 0
 
 
+def connection_of(raw: Any) -> Any:
+    """The connection a streamed response is read from; None once it went back to the
+    pool (a body read to its end gives it back at once)."""
+    return getattr(raw, "connection", None) or getattr(raw, "_connection", None)
+
+
 def _socket_of(raw: Any) -> socket.socket | None:
-    connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
-    sock = getattr(connection, "sock", None)
+    sock = getattr(connection_of(raw), "sock", None)
     return sock if isinstance(sock, socket.socket) else None
 
 

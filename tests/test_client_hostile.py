@@ -3,6 +3,7 @@ server, through the client and through a real flush()."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import time
 import tracemalloc
@@ -385,6 +386,24 @@ def test_client_drops_a_connection_it_did_not_read_to_the_end(
     client = FocusLabClient(KEY, server.endpoint, timeout=TIMEOUT)
 
     with pytest.raises(FocusLabError):
+        client.record_trigger("a1", "viewed", "page")
+    client.record_trigger("a2", "viewed", "page")
+
+    assert [item.connection for item in server.received] == [1, 2]
+
+
+@pytest.mark.parametrize("status_line", ["201 Created", "500 Error"])
+def test_client_drops_a_connection_whose_answer_had_two_framings(
+    server: RawServer, status_line: str
+) -> None:
+    # Transfer-Encoding and Content-Length together: which one frames the body is a
+    # guess (RFC 9112, 6.3), and a wrong guess hands the next request stray bytes.
+    framed_twice = head(status_line, "Transfer-Encoding: chunked", "Content-Length: 2")
+    server.script = scripted(raw(framed_twice + b"3\r\nabc\r\n0\r\n\r\n", keep_open=True))
+    client = FocusLabClient(KEY, server.endpoint, timeout=TIMEOUT)
+
+    refused = status_line != "201 Created"
+    with pytest.raises(FocusLabError) if refused else contextlib.nullcontext():
         client.record_trigger("a1", "viewed", "page")
     client.record_trigger("a2", "viewed", "page")
 

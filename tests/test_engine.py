@@ -148,7 +148,7 @@ def test_flush_transient_status_is_retried_with_backoff(
     before = timezone.now()
 
     with override_settings(BROCKMAN_RETRY_BASE_SECONDS=30, BROCKMAN_RETRY_CAP_SECONDS=60):
-        result = flush(concurrency=1)
+        result = flush(concurrency=1, clock=FakeClock())
 
     assert (result.sent, result.retried, result.failed) == (0, 1, 0)
     row = Trigger.objects.get()
@@ -173,7 +173,9 @@ def test_flush_network_failure_is_retried(
     make_triggers(1)
     mocked_api.add(responses.POST, TRIGGER_URL, body=error)
 
-    result = flush(concurrency=1)
+    # Frozen time: a backoff the real clock outran (full jitter can draw a few ms) would
+    # make the trigger due again, and this run would send it again.
+    result = flush(concurrency=1, clock=FakeClock())
 
     assert result.retried == 1
     row = Trigger.objects.get()
@@ -261,7 +263,7 @@ def test_flush_mixed_answers_each_settled(mocked_api: responses.RequestsMock) ->
     for status in (201, 503, 400, 201):
         mocked_api.add(responses.POST, TRIGGER_URL, status=status)
 
-    result = flush(concurrency=1)
+    result = flush(concurrency=1, clock=FakeClock())
 
     assert (result.sent, result.retried, result.failed) == (2, 1, 1)
     assert statuses() == [

@@ -24,6 +24,12 @@ pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 # Short timeouts, leases and backoff, so that retries and lease expiry take seconds.
 FAST = {"TIMEOUT": 1.0, "LEASE_SECONDS": 5.0, "RETRY_BASE_SECONDS": 0.05, "RETRY_CAP_SECONDS": 0.5}
 
+# Only an injected fault may cost an attempt, so a plain 201 must arrive within the
+# client's timeout even on a loaded machine: one that came after it would be retried and
+# received twice (a timed-out request is repeated; its Idempotency-Key is what tells).
+# 1 s leaves that to luck on a loaded machine; the slow fault stays later than the timeout.
+UNDER_FAULTS = {**FAST, "TIMEOUT": 3.0, "LEASE_SECONDS": 15.0}
+
 
 def make_triggers(count: int) -> set[str]:
     """Record *count* triggers; their Idempotency-Keys."""
@@ -130,12 +136,12 @@ def test_flushers_under_faults_send_each_trigger_once() -> None:
         rate_limit_rate=0.08,  # 429 with Retry-After: 1
         retry_after=1,
         slow_rate=0.04,  # answers after the client's timeout
-        slow_seconds=1.5,
+        slow_seconds=UNDER_FAULTS["TIMEOUT"] + 1,
         drop_rate=0.08,  # connection closed without an answer
         seed=20260301,
     )
     with Receiver(api_key=API_KEY, faults=faults) as receiver:
-        env = command_env(receiver.url, MAX_ATTEMPTS=100, **FAST)
+        env = command_env(receiver.url, MAX_ATTEMPTS=100, **UNDER_FAULTS)
         workers = [
             start(
                 "brockman_flush",

@@ -25,6 +25,7 @@ from tests.workers import API_KEY, ROOT, worker_env
 
 pytest.importorskip("celery", reason="needs Celery: pip install -e '.[test]'")
 
+from celery import current_app
 from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
 
@@ -38,6 +39,20 @@ LEGACY_TASK_NAME = "brockman.django.celery.tasks.record_trigger"
 TRIGGERS = 60
 READY_SECONDS = 90.0
 RESULT_SECONDS = 180.0
+
+
+@pytest.fixture(autouse=True)
+def tests_app_current() -> Iterator[None]:
+    """The tests' Celery app is the current one, as in a worker of this project.
+
+    Another test may have made its own app current (a docs example creates
+    ``Celery("proj")``); the shared tasks then resolve to that app, which has no result
+    backend and wraps the tasks anew.
+    """
+    previous = current_app._get_current_object()
+    app.set_current()
+    yield
+    previous.set_current()
 
 
 def test_celery_task_is_found_by_autodiscovery() -> None:
