@@ -135,6 +135,48 @@ def error_for(response: requests.Response, secret: str = "", body: bytes = b"") 
     )
 
 
+def copy_request(
+    template: requests.PreparedRequest, data: bytes, idempotency_key: str | None
+) -> requests.PreparedRequest:
+    """*template*, the client's request prepared once, with *data* as its body: a fixed
+    POST to one URL needs none of requests' per-request preparation."""
+    request = requests.PreparedRequest()
+    request.method = template.method
+    request.url = template.url
+    request.headers = template.headers.copy()
+    request.headers["Content-Length"] = str(len(data))
+    if idempotency_key:
+        request.headers["Idempotency-Key"] = idempotency_key
+    request.body = data
+    return request
+
+
+def settle(response: requests.Response, deadline: float, secret: str) -> None:
+    """Return on 201; raise the error the answer means otherwise. At most a bounded
+    prefix of the body is read, by *deadline*; the key *secret* is masked in errors."""
+    status = response.status_code
+    # Taken before the body is read: reading it to its end gives the connection
+    # back to the pool, where closing the response no longer reaches it.
+    connection = connection_of(response.raw)
+    # An interim answer (1xx) with no final one after it leaves bytes on the
+    # connection that belong to no request: it is dropped, its body unread.
+    body, complete = (b"", False) if status < 200 else read_prefix(response.raw, deadline)
+    complete = complete and not framed_twice(response.headers)
+    try:
+        if status != 201:
+            raise error_for(response, secret, body)
+    finally:
+        if not complete:
+            # The rest of a large, slow or broken body is never read, and a body
+            # framed two ways is not trusted to have ended where it was read to:
+            # the connection is closed instead (and reopened for the next request).
+            response.raw.close()
+            if connection is not None:
+                connection.close()
+        # Back to the pool: open when the body was read to its end.
+        response.raw.release_conn()
+
+
 class FocusLabClient:
     """Send triggers to FocusLab over one keep-alive session.
 
@@ -256,7 +298,7 @@ class FocusLabClient:
 
     def post(self, data: bytes, *, idempotency_key: str | None = None) -> None:
         """POST an already encoded trigger body."""
-        request = self._request(data, idempotency_key)
+        request = copy_request(self._prepared, data, idempotency_key)
         deadline = time.monotonic() + self.timeout
         try:
             # Sent through the adapter: the session's redirect handling (which parses
@@ -266,43 +308,7 @@ class FocusLabClient:
         except Exception as exc:
             # Whatever the server sent, or failed to: data, never a crash.
             raise self._network_error(exc) from exc
-        self._answer(response, deadline)
-
-    def _request(self, data: bytes, idempotency_key: str | None) -> requests.PreparedRequest:
-        template = self._prepared
-        request = requests.PreparedRequest()
-        request.method = template.method
-        request.url = template.url
-        request.headers = template.headers.copy()
-        request.headers["Content-Length"] = str(len(data))
-        if idempotency_key:
-            request.headers["Idempotency-Key"] = idempotency_key
-        request.body = data
-        return request
-
-    def _answer(self, response: requests.Response, deadline: float) -> None:
-        """Return on 201; raise the error the answer means otherwise."""
-        status = response.status_code
-        # Taken before the body is read: reading it to its end gives the connection
-        # back to the pool, where closing the response no longer reaches it.
-        connection = connection_of(response.raw)
-        # An interim answer (1xx) with no final one after it leaves bytes on the
-        # connection that belong to no request: it is dropped, its body unread.
-        body, complete = (b"", False) if status < 200 else read_prefix(response.raw, deadline)
-        complete = complete and not framed_twice(response.headers)
-        try:
-            if status != 201:
-                raise error_for(response, str(self.api_key), body)
-        finally:
-            if not complete:
-                # The rest of a large, slow or broken body is never read, and a body
-                # framed two ways is not trusted to have ended where it was read to:
-                # the connection is closed instead (and reopened for the next request).
-                response.raw.close()
-                if connection is not None:
-                    connection.close()
-            # Back to the pool: open when the body was read to its end.
-            response.raw.release_conn()
+        settle(response, deadline, str(self.api_key))
 
     def _network_error(self, exc: Exception) -> NetworkError:
         cls = Timeout if isinstance(exc, requests.Timeout) else NetworkError

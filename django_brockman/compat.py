@@ -67,30 +67,33 @@ def record_queued_trigger(
     """
     key = message_uuid(message_id)
     alias = outbox.db_alias()
+    fields = {"identities": identities, "attributes": attributes, "variables": variables}
     try:
         with transaction.atomic(using=alias):
             recorded = _recorded(key, alias)
             if recorded is not None:
                 return recorded
-            trigger = record_trigger(
-                None,
-                str(action),
-                str(obj),
-                actor_id=str(actor_id),
-                identities=identities,
-                attributes=attributes,
-                variables=variables,
-                using=alias,
-            )
-            if trigger is not None and key is not None:
-                Trigger.objects.using(alias).filter(pk=trigger.pk).update(uuid=key)
-                trigger.uuid = key
+            return _record_once(key, alias, str(actor_id), str(action), str(obj), fields)
     except IntegrityError:
         # The same message, recorded meanwhile by another worker.
         recorded = _recorded(key, alias)
         if recorded is None:
             raise
         return recorded
+
+
+def _record_once(
+    key: uuid.UUID | None,
+    alias: str,
+    actor_id: str,
+    action: str,
+    obj: str,
+    fields: dict[str, Mapping[str, Any] | None],
+) -> Trigger | None:
+    trigger = record_trigger(None, action, obj, actor_id=actor_id, using=alias, **fields)
+    if trigger is not None and key is not None:
+        Trigger.objects.using(alias).filter(pk=trigger.pk).update(uuid=key)
+        trigger.uuid = key
     return trigger
 
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any
 
 API_PATH = "/api/v1/"
@@ -184,6 +184,29 @@ def is_json_type(content_type: str) -> bool:
     return media_type.strip().lower() == "application/json"
 
 
+class FaultSchedule:
+    """Which valid trigger requests get a fault: one seeded draw each, in arrival order."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+        self._random = random.Random(faults.seed)
+        self._number = 0
+        self._lock = threading.Lock()
+
+    def draw(self) -> tuple[InjectedFault | None, Faults]:
+        """Number this request and decide whether it gets a fault, and which."""
+        with self._lock:
+            self._number += 1
+            draw = self._random.random()
+            for kind, rate in self.faults.rates:
+                if draw < rate:
+                    statuses = FAULT_STATUSES[kind]
+                    status = self._random.choice(statuses) if statuses else None
+                    return InjectedFault(self._number, kind, status), self.faults
+                draw -= rate
+            return None, self.faults
+
+
 class Receiver:
     """The FocusLab trigger API on a local port, served from a background thread.
 
@@ -223,12 +246,7 @@ class Receiver:
         self.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def start(self) -> None:
@@ -276,15 +294,11 @@ class Receiver:
 
     @property
     def faults(self) -> Faults:
-        with self._changed:
-            return self._faults
+        return self._schedule.faults
 
     @faults.setter
     def faults(self, faults: Faults) -> None:
-        with self._changed:
-            self._faults = faults
-            self._random = random.Random(faults.seed)
-            self._number = 0
+        self._schedule = FaultSchedule(faults)
 
     @property
     def received(self) -> list[Received]:
@@ -339,17 +353,7 @@ class Receiver:
                 self._faulted.append(item)
 
     def _draw_fault(self) -> tuple[InjectedFault | None, Faults]:
-        """Number this valid trigger request and decide whether it gets a fault."""
-        with self._changed:
-            self._number += 1
-            faults, draw = self._faults, self._random.random()
-            for kind, rate in faults.rates:
-                if draw < rate:
-                    statuses = FAULT_STATUSES[kind]
-                    status = self._random.choice(statuses) if statuses else None
-                    return InjectedFault(self._number, kind, status), faults
-                draw -= rate
-            return None, faults
+        return self._schedule.draw()
 
 
 class _Server(ThreadingHTTPServer):
