@@ -225,6 +225,42 @@ def check_task_settings() -> list[CheckMessage]:
     return errors
 
 
+def check_destinations() -> list[CheckMessage]:
+    """BROCKMAN_DESTINATIONS: a dict like DATABASES, with a "default" entry."""
+    from django_brockman.destinations import DEFAULT, NAME, OPTIONS
+
+    value = conf.DESTINATIONS
+    if value is None:
+        return []
+    if not isinstance(value, dict) or DEFAULT not in value:
+        return [
+            Error(
+                f"BROCKMAN_DESTINATIONS must be a dict of destinations that includes {DEFAULT!r}.",
+                hint='For example {"default": {"API_KEY": ..., "ENDPOINT": ...}, "eu": {...}}.',
+                id="brockman.E040",
+            )
+        ]
+    errors: list[CheckMessage] = []
+    for name, options in value.items():
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            errors.append(
+                Error(
+                    f"BROCKMAN_DESTINATIONS has the name {name!r}; a destination's name is 1 "
+                    "to 64 letters, digits, '_' or '-'.",
+                    id="brockman.E041",
+                )
+            )
+        elif not isinstance(options, dict) or set(options) - set(OPTIONS):
+            errors.append(
+                Error(
+                    f"BROCKMAN_DESTINATIONS[{name!r}] must be a dict with keys among "
+                    f"{', '.join(OPTIONS)}.",
+                    id="brockman.E042",
+                )
+            )
+    return errors
+
+
 CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_api_key,
     check_endpoint,
@@ -238,4 +274,5 @@ CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_auth_hooks,
     check_cookie_middleware,
     check_task_settings,
+    check_destinations,
 ]

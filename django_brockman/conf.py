@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from django.conf import settings
 
@@ -25,6 +25,10 @@ class Settings:
     @property
     def ENDPOINT(self) -> str:
         return getattr(settings, "BROCKMAN_ENDPOINT", DEFAULT_ENDPOINT)
+
+    @property
+    def DESTINATIONS(self) -> Mapping[str, Mapping[str, object]] | None:
+        return getattr(settings, "BROCKMAN_DESTINATIONS", None)
 
     @property
     def TIMEOUT(self) -> float:
