@@ -237,7 +237,7 @@ def check_destinations() -> list[CheckMessage]:
             Error(
                 f"BROCKMAN_DESTINATIONS must be a dict of destinations that includes {DEFAULT!r}.",
                 hint='For example {"default": {"API_KEY": ..., "ENDPOINT": ...}, "eu": {...}}.',
-                id="brockman.E040",
+                id="brockman.E050",
             )
         ]
     errors: list[CheckMessage] = []
@@ -247,7 +247,7 @@ def check_destinations() -> list[CheckMessage]:
                 Error(
                     f"BROCKMAN_DESTINATIONS has the name {name!r}; a destination's name is 1 "
                     "to 64 letters, digits, '_' or '-'.",
-                    id="brockman.E041",
+                    id="brockman.E051",
                 )
             )
         elif not isinstance(options, dict) or set(options) - set(OPTIONS):
@@ -255,7 +255,7 @@ def check_destinations() -> list[CheckMessage]:
                 Error(
                     f"BROCKMAN_DESTINATIONS[{name!r}] must be a dict with keys among "
                     f"{', '.join(OPTIONS)}.",
-                    id="brockman.E042",
+                    id="brockman.E052",
                 )
             )
     return errors

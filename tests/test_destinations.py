@@ -77,12 +77,12 @@ def test_destinations_name_must_be_text() -> None:
     ("value", "expected"),
     [
         (TWO, []),
-        ({"eu": {}}, ["brockman.E040"]),
-        (["default"], ["brockman.E040"]),
-        ({"default": {}, "e u": {}}, ["brockman.E041"]),
-        ({"default": {}, "x" * 65: {}}, ["brockman.E041"]),
-        ({"default": {"APIKEY": "typo"}}, ["brockman.E042"]),
-        ({"default": "https://focuslab.test/"}, ["brockman.E042"]),
+        ({"eu": {}}, ["brockman.E050"]),
+        (["default"], ["brockman.E050"]),
+        ({"default": {}, "e u": {}}, ["brockman.E051"]),
+        ({"default": {}, "x" * 65: {}}, ["brockman.E051"]),
+        ({"default": {"APIKEY": "typo"}}, ["brockman.E052"]),
+        ({"default": "https://focuslab.test/"}, ["brockman.E052"]),
     ],
 )
 def test_check_destinations(value: object, expected: list[str]) -> None:
