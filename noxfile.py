@@ -29,7 +29,7 @@ DEFAULT_PYTHON, DEFAULT_DJANGO = "3.11", "5.2"
 # mypy runs on the newest pair, the one the django-stubs release describes.
 TYPES_PYTHON, TYPES_DJANGO = "3.13", "6.1"
 
-nox.options.sessions = ["lint", "mypy", "coverage", "package", "tests"]
+nox.options.sessions = ["lint", "mypy", "coverage", "package", "docs", "tests"]
 nox.options.error_on_missing_interpreters = True
 # Interpreters come from this machine (pyenv), never from a download.
 nox.options.download_python = "never"
@@ -146,6 +146,26 @@ def package(session: nox.Session) -> None:
     """Build, twine check, install the wheel in a fresh venv and run the example on it."""
     session.install("build", "twine", "trove-classifiers", "-c", TOOLS)
     session.run("python", ".ci/package_check.py")
+
+
+@nox.session(python=DEFAULT_PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation with Sphinx, every warning an error (broken references
+    included); the HTML site goes to test-artifacts/docs/."""
+    session.install(
+        "-e",
+        ".",
+        django_requirement(DEFAULT_DJANGO),
+        "-r",
+        str(ROOT / "docs" / "requirements.txt"),
+    )
+    output = ROOT / "test-artifacts" / "docs"
+    shutil.rmtree(output, ignore_errors=True)
+    session.run(
+        "python", "-m", "sphinx", "-W", "--keep-going", "-n", "-E", "-b", "html",
+        "-d", str(output.parent / "docs-doctrees"), str(ROOT / "docs"), str(output),
+    )  # fmt: skip
+    session.log(f"The documentation is in {output / 'index.html'}")
 
 
 @nox.session

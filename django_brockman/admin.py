@@ -17,9 +17,8 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from django_brockman import operations, stats
+from django_brockman import stats, transitions, unmigrated
 from django_brockman.chart import bar_chart
-from django_brockman.client import build_body  # a pure function: the admin sends nothing
 from django_brockman.models import Trigger
 
 PRE = '<pre style="margin:0; white-space:pre-wrap">{}</pre>'
@@ -86,7 +85,7 @@ class TriggerAdmin(ModelAdmin):
 
     @admin.display(description=_("payload (as sent)"))
     def payload(self, trigger: Trigger) -> SafeString:
-        return pretty(build_body(**trigger.payload()))
+        return pretty(trigger.data().body())
 
     @admin.display(description=_("last error"))
     def last_error_text(self, trigger: Trigger) -> SafeString | str:
@@ -109,17 +108,17 @@ class TriggerAdmin(ModelAdmin):
         description=_("Retry now (pending, attempts reset, due now)"), permissions=["change"]
     )
     def retry_now(self, request: HttpRequest, queryset: QuerySet[Trigger]) -> None:
-        result = operations.retry_now(queryset)
+        result = transitions.retry_now(queryset)
         done = ngettext("%d trigger made due now.", "%d triggers made due now.", result.changed)
         self.report(request, result, done)
 
     @admin.action(description=_("Mark failed"), permissions=["change"])
     def mark_failed(self, request: HttpRequest, queryset: QuerySet[Trigger]) -> None:
-        result = operations.mark_failed(queryset)
+        result = transitions.mark_failed(queryset)
         done = ngettext("%d trigger marked failed.", "%d triggers marked failed.", result.changed)
         self.report(request, result, done)
 
-    def report(self, request: HttpRequest, result: operations.Changed, done: str) -> None:
+    def report(self, request: HttpRequest, result: transitions.Changed, done: str) -> None:
         self.message_user(request, done % result.changed, messages.SUCCESS)
         if result.held:
             text = ngettext(
@@ -135,7 +134,7 @@ class TriggerAdmin(ModelAdmin):
             self.admin_site.admin_view(self.health_view),
             name="django_brockman_trigger_health",
         )
-        return [health, *super().get_urls()]
+        return unmigrated.admin_urls([health, *super().get_urls()])
 
     def health_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_or_change_permission(request):

@@ -17,4 +17,7 @@ class BrockmanConfig(AppConfig):
         from django_brockman import checks as brockman_checks
 
         checks.register(brockman_checks.check_settings, checks.Tags.compatibility)
+        checks.register(
+            brockman_checks.check_deploy_settings, checks.Tags.compatibility, deploy=True
+        )
         auth_hooks.connect_auth_hooks()

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from django.db import router, transaction
+from django.db import router
 from django.http import HttpRequest
 
 from django_brockman import signals
+from django_brockman.callables import CallableFailed
 from django_brockman.consent import may_record
 from django_brockman.identities import request_identities
 from django_brockman.models import Trigger
-from django_brockman.recording import build_trigger, resolve_actor_id
+from django_brockman.recording import UNCHECKED_ACTOR, build_trigger, resolve_actor_id
+from django_brockman.validation import validate_actor_id
 
 #: The keys an item may have: record_trigger's arguments, less *request* and *using*.
 ITEM_KEYS = frozenset({"action", "obj", "actor_id", "identities", "attributes", "variables"})
@@ -35,28 +36,61 @@ def record_triggers(
 
     As with record_trigger(), BROCKMAN_IDENTITIES' identities for *request* are merged
     under each item's, and nothing is stored (an empty list is returned, after the
-    items were checked) when BROCKMAN_ENABLED is False or BROCKMAN_CONSENT refuses
-    *request*.
+    items were checked) when BROCKMAN_ENABLED is False, BROCKMAN_CONSENT refuses
+    *request*, a site callable raised in production, or an item needs the request's
+    actor and it has none (logged).
     """
     recording = may_record(request)
-    triggers = _build_all(request if recording else None, items)
-    if not recording:
+    shared = None
+    if recording:
+        try:
+            # Asked once: the identities of one request are the same for every item.
+            shared = request_identities(request)
+        except CallableFailed:
+            recording = False
+    request_actor = RequestActor(request, recording)
+    triggers = _build_all(items, request_actor, shared)
+    if not recording or request_actor.missing:
         return []
     alias = using or router.db_for_write(Trigger)
     # bulk_create is atomic: a database error part way stores none of the rows.
     Trigger.objects.using(alias).bulk_create(triggers)
-    _announce(triggers, alias)
+    signals.announce_recorded(triggers, alias)
     return triggers
 
 
-def _build_all(request: HttpRequest | None, items: Iterable[Mapping[str, Any]]) -> list[Trigger]:
+class RequestActor:
+    """The actor of every item without its own: the request's, resolved once, and only
+    if an item needs it."""
+
+    def __init__(self, request: HttpRequest | None, recording: bool) -> None:
+        self.request = request
+        self.recording = recording
+        self.resolved = False
+        self.actor_id: str | None = None
+
+    @property
+    def missing(self) -> bool:
+        return self.resolved and self.actor_id is None
+
+    def __call__(self) -> str:
+        if not self.recording:
+            # Nothing is stored, the items are only checked: a refused visitor may well
+            # have no actor.
+            return UNCHECKED_ACTOR
+        if not self.resolved:
+            self.actor_id = resolve_actor_id(self.request)
+            self.resolved = True
+        return self.actor_id or UNCHECKED_ACTOR
+
+
+def _build_all(
+    items: Iterable[Mapping[str, Any]],
+    request_actor: Callable[[], str],
+    shared: Mapping[str, Any] | None,
+) -> list[Trigger]:
     if isinstance(items, (str, bytes, Mapping)):
         raise TypeError(f"record_triggers() takes a list of dicts, not a {type(items).__name__}.")
-    # Resolved once, and only if an item needs it: every item without its own actor
-    # has the same one.
-    request_actor = functools.cache(lambda: resolve_actor_id(request))
-    # Asked once: the identities of one request are the same for every item.
-    shared = request_identities(request)
     triggers = []
     for index, item in enumerate(items):
         try:
@@ -81,7 +115,7 @@ def _build_one(
         raise TypeError(f"missing {' and '.join(sorted(missing))}.")
     actor_id = item.get("actor_id")
     return build_trigger(
-        request_actor() if actor_id is None else resolve_actor_id(None, actor_id),
+        request_actor() if actor_id is None else validate_actor_id(actor_id),
         item["action"],
         item["obj"],
         _merged(shared, item.get("identities")),
@@ -97,13 +131,3 @@ def _merged(shared: Mapping[str, Any] | None, own: Any) -> Any:
     if not isinstance(own, Mapping):
         return own  # left for validation to reject, by name
     return {**shared, **own}
-
-
-def _announce(triggers: list[Trigger], alias: str) -> None:
-    if signals.trigger_recorded.has_listeners():
-
-        def send() -> None:
-            for trigger in triggers:
-                signals.trigger_recorded.send(Trigger, trigger=trigger)
-
-        transaction.on_commit(send, using=alias)

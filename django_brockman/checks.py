@@ -10,10 +10,15 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
-from django_brockman.conf import conf
+from django_brockman.actor import MIDDLEWARE_PATH as MIDDLEWARE
+from django_brockman.conf import (
+    LEGACY_SETTINGS,
+    WHEN_NEEDED,
+    conf,
+    endpoint_problem,
+    lease_problem,
+)
 
-HTTP_BACKEND = "django_brockman.backends.http.HttpBackend"
-MIDDLEWARE = "django_brockman.middleware.BrockmanMiddleware"
 # A cookie name is an RFC 6265 token.
 COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
@@ -21,6 +26,14 @@ COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     errors: list[CheckMessage] = []
     for check in CHECKS:
+        errors.extend(check())
+    return errors
+
+
+def check_deploy_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Checks for ``manage.py check --deploy`` only: what development can do without."""
+    errors: list[CheckMessage] = []
+    for check in DEPLOY_CHECKS:
         errors.extend(check())
     return errors
 
@@ -36,20 +49,28 @@ def _uses_http_backend() -> bool:
 
 
 def check_api_key() -> list[CheckMessage]:
-    value = getattr(settings, "BROCKMAN_API_KEY", None)
-    if value is not None and not isinstance(value, str):
+    value = conf.API_KEY
+    if not isinstance(value, str):
         return [
             Error(
-                f"BROCKMAN_API_KEY must be a str, not {type(value).__name__}.",
+                f"{conf.setting_name('API_KEY')} must be a str, not {type(value).__name__}.",
                 id="brockman.E002",
             )
         ]
+    return []
+
+
+def check_api_key_present() -> list[CheckMessage]:
+    """A deploy check: without a key a developer can still migrate, run the server and
+    the tests; the flusher refuses to deliver with the same advice."""
+    from django_brockman.backends.http import MISSING_API_KEY_HINT
+
+    value = getattr(settings, "BROCKMAN_API_KEY", None)
     if not value and _uses_http_backend():
         return [
             Error(
                 "BROCKMAN_API_KEY is missing or empty, so no trigger can be delivered.",
-                hint="Set BROCKMAN_API_KEY to your FocusLab API key, e.g. from an environment "
-                "variable.",
+                hint=MISSING_API_KEY_HINT,
                 id="brockman.E001",
             )
         ]
@@ -57,15 +78,8 @@ def check_api_key() -> list[CheckMessage]:
 
 
 def check_endpoint() -> list[CheckMessage]:
-    endpoint = conf.ENDPOINT
-    if not isinstance(endpoint, str) or not endpoint.startswith(("http://", "https://")):
-        return [
-            Error(
-                f"BROCKMAN_ENDPOINT must be an http:// or https:// URL, not {endpoint!r}.",
-                id="brockman.E003",
-            )
-        ]
-    return []
+    problem = endpoint_problem(conf.ENDPOINT)
+    return [Error(problem, id="brockman.E003")] if problem else []
 
 
 def check_backend() -> list[CheckMessage]:
@@ -106,16 +120,10 @@ def check_numbers() -> list[CheckMessage]:
 
 
 def check_lease() -> list[CheckMessage]:
-    lease, timeout = conf.LEASE_SECONDS, conf.TIMEOUT
-    if check_numbers() or lease > timeout + 1:
+    if check_numbers():
         return []
-    return [
-        Error(
-            f"BROCKMAN_LEASE_SECONDS ({lease}) must be longer than BROCKMAN_TIMEOUT ({timeout}) "
-            "plus one second, or no trigger could be sent before its lease ends.",
-            id="brockman.E006",
-        )
-    ]
+    problem = lease_problem(conf.LEASE_SECONDS, conf.TIMEOUT)
+    return [Error(problem, id="brockman.E006")] if problem else []
 
 
 def check_actor_cookie() -> list[CheckMessage]:
@@ -160,13 +168,23 @@ def check_consent() -> list[CheckMessage]:
 
 
 def check_switches() -> list[CheckMessage]:
+    value = conf.ENABLED
+    if isinstance(value, bool):
+        return []
+    return [Error(f"BROCKMAN_ENABLED must be True or False, not {value!r}.", id="brockman.E013")]
+
+
+def check_set_actor_cookie() -> list[CheckMessage]:
+    value = conf.SET_ACTOR_COOKIE
+    if value is True or value is False or value == WHEN_NEEDED:
+        return []
     return [
-        Error(f"BROCKMAN_{name} must be True or False, not {value!r}.", id="brockman.E013")
-        for name, value in (
-            ("ENABLED", conf.ENABLED),
-            ("SET_ACTOR_COOKIE", conf.SET_ACTOR_COOKIE),
+        Error(
+            f"BROCKMAN_SET_ACTOR_COOKIE must be {WHEN_NEEDED!r}, True or False, not {value!r}.",
+            hint=f"{WHEN_NEEDED!r} (the default) mints an actor id when a trigger needs one, "
+            "True on every request without a usable cookie, False never.",
+            id="brockman.E015",
         )
-        if not isinstance(value, bool)
     ]
 
 
@@ -190,10 +208,13 @@ def check_auth_hooks() -> list[CheckMessage]:
 
 
 def check_cookie_middleware() -> list[CheckMessage]:
-    if conf.SET_ACTOR_COOKIE is True and MIDDLEWARE not in settings.MIDDLEWARE:
+    # Only when the setting asks for minting: a site that records with explicit actor
+    # ids needs no middleware, and gets a warning at run time if a visitor has no actor.
+    asked = getattr(settings, "BROCKMAN_SET_ACTOR_COOKIE", False)
+    if (asked is True or asked == WHEN_NEEDED) and MIDDLEWARE not in settings.MIDDLEWARE:
         return [
             Warning(
-                "BROCKMAN_SET_ACTOR_COOKIE is on, but no cookie is set without "
+                f"BROCKMAN_SET_ACTOR_COOKIE is {asked!r}, but no cookie is minted without "
                 "BrockmanMiddleware.",
                 hint=f"Add {MIDDLEWARE!r} to MIDDLEWARE.",
                 id="brockman.W010",
@@ -261,6 +282,32 @@ def check_destinations() -> list[CheckMessage]:
     return errors
 
 
+def check_legacy_settings() -> list[CheckMessage]:
+    """The reference client's FL_API_KEY and FL_ENDPOINT: used, but to be renamed."""
+    messages: list[CheckMessage] = []
+    for name, legacy in LEGACY_SETTINGS.items():
+        if not hasattr(settings, legacy):
+            continue
+        if conf.setting_name(name) == legacy:
+            messages.append(
+                Warning(
+                    f"{legacy} is the setting of brockman's Django client; it is used because "
+                    f"BROCKMAN_{name} is not set.",
+                    hint=f"Rename it to BROCKMAN_{name}.",
+                    id="brockman.W040",
+                )
+            )
+        else:
+            messages.append(
+                Warning(
+                    f"{legacy} is ignored: BROCKMAN_{name} is set.",
+                    hint=f"Remove {legacy} from the settings.",
+                    id="brockman.W041",
+                )
+            )
+    return messages
+
+
 CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_api_key,
     check_endpoint,
@@ -271,8 +318,14 @@ CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_identities,
     check_consent,
     check_switches,
+    check_set_actor_cookie,
     check_auth_hooks,
     check_cookie_middleware,
     check_task_settings,
     check_destinations,
+    check_legacy_settings,
+]
+
+DEPLOY_CHECKS: list[Callable[[], list[CheckMessage]]] = [
+    check_api_key_present,
 ]

@@ -6,10 +6,25 @@ from collections.abc import Collection, Mapping
 
 from django.conf import settings
 
-DEFAULT_ENDPOINT = "https://api.focuslab.io/api/v1/"
+from django_brockman.defaults import DEFAULT_ENDPOINT, DEFAULT_TIMEOUT, is_http_url
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "DEFAULT_TIMEOUT",
+    "conf",
+    "endpoint_problem",
+    "lease_problem",
+    "send_margin",
+]
+
 DEFAULT_BACKEND = "django_brockman.backends.http.HttpBackend"
 DEFAULT_ACTOR_COOKIE = "fl_actor_id"
 DEFAULT_IDENTITIES = "django_brockman.identities.user_identities"
+#: BROCKMAN_SET_ACTOR_COOKIE's default: mint an actor id only when a trigger needs one.
+WHEN_NEEDED = "when-needed"
+# The reference client's Django settings (brockman.django), honoured when the
+# BROCKMAN_* setting is absent; brockman.W040 asks to rename them.
+LEGACY_SETTINGS = {"API_KEY": "FL_API_KEY", "ENDPOINT": "FL_ENDPOINT"}
 
 
 class Settings:
@@ -20,11 +35,20 @@ class Settings:
 
     @property
     def API_KEY(self) -> str:
-        return getattr(settings, "BROCKMAN_API_KEY", "") or ""
+        return getattr(settings, self.setting_name("API_KEY"), "") or ""
 
     @property
     def ENDPOINT(self) -> str:
-        return getattr(settings, "BROCKMAN_ENDPOINT", DEFAULT_ENDPOINT)
+        return getattr(settings, self.setting_name("ENDPOINT"), DEFAULT_ENDPOINT)
+
+    @staticmethod
+    def setting_name(name: str) -> str:
+        """The name of the setting that gives *name* its value: ``BROCKMAN_<name>``, or
+        the reference client's (``FL_API_KEY``) when only that one is set."""
+        legacy = LEGACY_SETTINGS.get(name)
+        if legacy and not hasattr(settings, f"BROCKMAN_{name}") and hasattr(settings, legacy):
+            return legacy
+        return f"BROCKMAN_{name}"
 
     @property
     def DESTINATIONS(self) -> Mapping[str, Mapping[str, object]] | None:
@@ -32,7 +56,7 @@ class Settings:
 
     @property
     def TIMEOUT(self) -> float:
-        return getattr(settings, "BROCKMAN_TIMEOUT", 10.0)
+        return getattr(settings, "BROCKMAN_TIMEOUT", DEFAULT_TIMEOUT)
 
     @property
     def BACKEND(self) -> str:
@@ -75,8 +99,9 @@ class Settings:
         return getattr(settings, "BROCKMAN_ACTOR_COOKIE", DEFAULT_ACTOR_COOKIE)
 
     @property
-    def SET_ACTOR_COOKIE(self) -> bool:
-        return getattr(settings, "BROCKMAN_SET_ACTOR_COOKIE", False)
+    def SET_ACTOR_COOKIE(self) -> bool | str:
+        """``"when-needed"``, ``True`` (every request) or ``False`` (never)."""
+        return getattr(settings, "BROCKMAN_SET_ACTOR_COOKIE", WHEN_NEEDED)
 
     @property
     def IDENTITIES(self) -> str | None:
@@ -100,3 +125,28 @@ class Settings:
 
 
 conf = Settings()
+
+
+def send_margin(timeout: float) -> float:
+    """How long before its lease ends a flusher may still start a request: the longest a
+    request may take (*timeout*), plus a second for the write-back."""
+    return timeout + 1.0
+
+
+def lease_problem(lease_seconds: float, timeout: float) -> str | None:
+    """Why a lease of *lease_seconds* cannot work with requests of up to *timeout* seconds;
+    None when it can. Every trigger would be released unsent and claimed again, for ever."""
+    if lease_seconds > send_margin(timeout):
+        return None
+    return (
+        f"BROCKMAN_LEASE_SECONDS ({lease_seconds}) must be longer than BROCKMAN_TIMEOUT "
+        f"({timeout}) plus one second, or no trigger could be sent before its lease ends."
+    )
+
+
+def endpoint_problem(endpoint: object) -> str | None:
+    """What is wrong with BROCKMAN_ENDPOINT's value *endpoint*; None when nothing is."""
+    if is_http_url(endpoint):
+        return None
+    name = Settings.setting_name("ENDPOINT")
+    return f"{name} must be an http:// or https:// URL, not {endpoint!r}."

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 from django.http import HttpRequest
-from django.utils.module_loading import import_string
 
+from django_brockman.callables import CallableFailed, call
 from django_brockman.conf import conf
 
 ConsentFunction = Callable[[HttpRequest], bool]
@@ -19,21 +18,19 @@ def honour_do_not_track(request: HttpRequest) -> bool:
     return headers.get("DNT") != "1" and headers.get("Sec-GPC") != "1"
 
 
-@functools.cache
-def load(path: str) -> ConsentFunction:
-    function: ConsentFunction = import_string(path)
-    return function
-
-
 def may_record(request: HttpRequest | None) -> bool:
     """False when recording is off, or when BROCKMAN_CONSENT refuses this request.
 
     Without a request (a management command, a signal hook) there is nobody to ask,
-    so only BROCKMAN_ENABLED counts.
+    so only BROCKMAN_ENABLED counts. A callable that raises in production refuses:
+    consent cannot be assumed (its error is logged).
     """
     if not conf.ENABLED:
         return False
     path = conf.CONSENT
     if request is None or path is None:
         return True
-    return bool(load(path)(request))
+    try:
+        return bool(call("BROCKMAN_CONSENT", path, request))
+    except CallableFailed:
+        return False

@@ -9,7 +9,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from django.utils import timezone
@@ -66,9 +66,10 @@ class Sender:
     # A request is started only if the lease outlives its longest possible duration,
     # so no trigger is ever sent by a flusher that may already have lost it.
     margin: timedelta
+    now: Callable[[], datetime] = timezone.now
 
     def __call__(self, backend: BaseBackend, trigger: Trigger) -> Attempt:
-        if self.halted() or timezone.now() + self.margin >= trigger.next_attempt_at:
+        if self.halted() or not trigger.is_held(self.now() + self.margin):
             return Attempt(trigger, skipped=True)
         try:
             backend.send(trigger)
@@ -108,8 +109,16 @@ class InlineDeliverer:
 class ThreadedDeliverer:
     """Keep up to *concurrency* requests in flight, each thread with its own backend."""
 
-    def __init__(self, make_backend: BackendFactory, send: Sender, concurrency: int) -> None:
+    def __init__(
+        self,
+        make_backend: BackendFactory,
+        send: Sender,
+        concurrency: int,
+        *,
+        poll_seconds: float = POLL_SECONDS,
+    ) -> None:
         self.make_backend = make_backend
+        self.poll_seconds = poll_seconds
         self.send = send
         self.local = threading.local()
         # Built here, in the caller's thread, so that a configuration error is raised
@@ -154,11 +163,11 @@ class ThreadedDeliverer:
     def results(self) -> Iterator[list[Attempt]]:
         """Yield attempts as they complete, grouped, until nothing is in flight.
 
-        A group may be empty: nothing completed within POLL_SECONDS.
+        A group may be empty: nothing completed within *poll_seconds*.
         """
         while self.submitted:
             try:
-                done = [self.done.get(timeout=POLL_SECONDS)]
+                done = [self.done.get(timeout=self.poll_seconds)]
             except queue.Empty:
                 yield []
                 continue
@@ -175,7 +184,13 @@ class ThreadedDeliverer:
             backend.close()
 
 
-def make_deliverer(make_backend: BackendFactory, send: Sender, concurrency: int) -> Deliverer:
+def make_deliverer(
+    make_backend: BackendFactory,
+    send: Sender,
+    concurrency: int,
+    *,
+    poll_seconds: float = POLL_SECONDS,
+) -> Deliverer:
     if concurrency <= 1:
         return InlineDeliverer(make_backend, send)
-    return ThreadedDeliverer(make_backend, send, concurrency)
+    return ThreadedDeliverer(make_backend, send, concurrency, poll_seconds=poll_seconds)

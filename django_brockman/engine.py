@@ -1,36 +1,36 @@
-"""flush(): drain the outbox. Claim a batch, deliver it outside any transaction, write back."""
+"""flush(): drain the outbox. Claim a batch, deliver it outside any transaction, write back.
+
+flush_loop() keeps flushing, for a worker that lives for days."""
 
 from __future__ import annotations
 
-import logging
+import signal
 import threading
-import time
-import uuid
-from collections import Counter, defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from types import FrameType
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
-from django.dispatch import Signal
-from django.utils import timezone
+from django.db import close_old_connections
 
-from django_brockman import outbox, signals
+from django_brockman import outbox, transitions
 from django_brockman.backends import get_backend
-from django_brockman.conf import conf
-from django_brockman.delivery import Attempt, Deliverer, Sender, make_deliverer
-from django_brockman.models import Status, Trigger
-from django_brockman.outbox import Claim
-from django_brockman.retry import Outcome, RetryPolicy, Verdict
+from django_brockman.clock import SYSTEM_CLOCK, Clock
+from django_brockman.delivery import Deliverer, Sender, make_deliverer
+from django_brockman.flushing import (
+    ClaimTracker,
+    FlushOptions,
+    Judge,
+    StopRules,
+    Tuning,
+    WriteBackBuffer,
+    change_for,
+)
+from django_brockman.retry import RetryPolicy
 
-logger = logging.getLogger("django_brockman.engine")
-
-# Results are gathered and written back in groups. A crash loses at most one group's
-# results, and those triggers are sent again with the same Idempotency-Key.
-# One default batch a group: each write-back is a commit, which costs a disk flush.
-WRITE_BACK_SIZE = 100
-WRITE_BACK_SECONDS = 1.0
+__all__ = ["FlushOptions", "FlushResult", "Tuning", "flush", "flush_loop", "stop_on_signals"]
 
 
 @dataclass
@@ -57,29 +57,15 @@ class FlushResult:
             text += f", {self.lost} results not written (the rows had passed to another claim)"
         return text
 
-
-@dataclass(frozen=True)
-class FlushOptions:
-    limit: int | None = None
-    batch_size: int = 100
-    concurrency: int = 1
-    max_seconds: float | None = None
-    lease_seconds: float = 300.0
-    send_margin: float = 11.0
+    def add(self, tally: transitions.Tally) -> None:
+        self.sent += tally.sent
+        self.retried += tally.retried
+        self.failed += tally.failed
+        self.released += tally.released
+        self.lost += tally.lost
 
 
 ProgressCallback = Callable[[FlushResult], None]
-# An attempt and what it means; None means the trigger goes back unattempted.
-Judged = tuple[Attempt, Outcome | None]
-
-
-@dataclass
-class Results:
-    """One claim's share of a write-back, by what happens to the rows."""
-
-    sent: list[Trigger] = field(default_factory=list)
-    retried: list[tuple[Trigger, Outcome]] = field(default_factory=list)
-    released: list[Trigger] = field(default_factory=list)
 
 
 def flush(
@@ -93,6 +79,9 @@ def flush(
     stop: threading.Event | None = None,
     policy: RetryPolicy | None = None,
     progress: ProgressCallback | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    tuning: Tuning | None = None,
+    from_task: bool = False,
 ) -> FlushResult:
     """Deliver due triggers until none is due, *limit* triggers were claimed,
     *max_seconds* have passed, *stop* is set, or FocusLab rejects the configuration.
@@ -101,92 +90,120 @@ def flush(
     (a signal handler) lets requests in flight finish and releases the rest unsent; so
     does the end of *max_seconds*. An exception that is not FocusLab's answer (a bug in a
     backend, a database error) ends the run the same way, then is raised again.
+    *from_task* says a task runs it (see outbox.refuse_open_transaction).
     """
-    _check_positive(
-        limit=limit, batch_size=batch_size, concurrency=concurrency, max_seconds=max_seconds
-    )
-    options = FlushOptions(
+    options = FlushOptions.from_settings(
         limit=limit,
-        batch_size=batch_size or conf.BATCH_SIZE,
-        concurrency=concurrency or conf.CONCURRENCY,
+        batch_size=batch_size,
+        concurrency=concurrency,
         max_seconds=max_seconds,
-        lease_seconds=conf.LEASE_SECONDS,
-        send_margin=conf.TIMEOUT + 1.0,
+        tuning=tuning,
     )
-    outbox.refuse_open_transaction(using)
-    if options.lease_seconds <= options.send_margin:
-        # Every trigger would be released unsent and claimed again, for ever.
-        raise ImproperlyConfigured(
-            f"BROCKMAN_LEASE_SECONDS ({options.lease_seconds}) must be longer than "
-            f"BROCKMAN_TIMEOUT plus one second ({options.send_margin})."
-        )
-    run = FlushRun(
-        options, using, stop or threading.Event(), policy or RetryPolicy.from_settings(), progress
-    )
-    sender = Sender(run.halted, timedelta(seconds=options.send_margin))
-    return run.execute(make_deliverer(lambda: get_backend(backend), sender, options.concurrency))
+    outbox.refuse_open_transaction(using, from_task=from_task)
+    policy = policy or RetryPolicy.from_settings()
+    run = FlushRun(options, outbox.db_alias(using), stop or threading.Event(), clock, policy)
+    run.progress = progress
+    return run.execute(_deliverer(run, backend))
 
 
-def _check_positive(**values: float | None) -> None:
-    for name, value in values.items():
-        if value is not None and not value > 0:
-            raise ValueError(f"flush() needs {name} above 0 or None, got {value!r}.")
+def _deliverer(run: FlushRun, backend: str | None) -> Deliverer:
+    """Sends through *backend* while *run* is not halted and the lease allows."""
+    options = run.options
+    sender = Sender(run.stops.halted, timedelta(seconds=options.send_margin), run.clock.now)
+    return make_deliverer(
+        lambda: get_backend(backend),
+        sender,
+        options.concurrency,
+        poll_seconds=options.tuning.poll_seconds,
+    )
 
 
 class FlushRun:
-    """The state of one flush: claims held, results gathered, counts so far."""
+    """One flush, top to bottom: claim, deliver, write back, until a stop rule says stop."""
+
+    # Given the result after each write-back (a progress bar).
+    progress: ProgressCallback | None = None
 
     def __init__(
         self,
         options: FlushOptions,
-        using: str | None,
+        using: str,
         stop: threading.Event,
+        clock: Clock,
         policy: RetryPolicy,
-        progress: ProgressCallback | None,
     ) -> None:
         self.options = options
         self.using = using
-        # *stop* is the caller's (a signal); *halt* is the run's own (a configuration
-        # error, an unexpected error). Either one ends the run the same way.
-        self.stop = stop
-        self.halt = threading.Event()
-        self.policy = policy
-        self.progress = progress
+        self.clock = clock
+        self.stops = StopRules(stop, options.max_seconds, clock)
+        self.judge = Judge(policy, self.stops.halt, clock)
+        self.claims = ClaimTracker()
+        margin = timedelta(seconds=options.send_margin)
+        self.buffer = WriteBackBuffer(options.tuning, margin, clock)
         self.result = FlushResult()
-        self.claims: dict[uuid.UUID, Claim] = {}
-        self.outstanding: Counter[uuid.UUID] = Counter()
-        # Per claim, the triggers whose attempt has not come back from the deliverer.
-        self.unanswered: Counter[uuid.UUID] = Counter()
-        # The earliest lease end among the results in the buffer.
-        self.lease_ends: datetime | None = None
-        self.buffer: list[Judged] = []
-        self.buffered_since = 0.0
-        self.started = time.monotonic()
+        # Set when a claim found nothing due; a release makes rows due again.
         self.exhausted = False
-        # The first exception that was not FocusLab's answer, raised once the run is over.
-        self.crash: Exception | None = None
 
     def execute(self, deliverer: Deliverer) -> FlushResult:
         try:
             try:
                 self.deliver(deliverer)
             except BaseException:
-                self.halt.set()
+                self.stops.halt.set()
                 self.salvage(deliverer)
                 raise
         finally:
             deliverer.close()
-        self.result.interrupted = self.stop.is_set() and self.result.error is None
-        if self.crash is not None:
-            raise self.crash
+        self.result.error = self.judge.error
+        self.result.interrupted = self.stops.stop.is_set() and self.result.error is None
+        if self.judge.crash is not None:
+            raise self.judge.crash
         return self.result
 
     def deliver(self, deliverer: Deliverer) -> None:
-        self.refill(deliverer)
+        self.claim(deliverer)
         for attempts in deliverer.results():
-            self.collect(attempts)
-            self.refill(deliverer)
+            # Judged at once, so that an answer that stops the run stops it before the
+            # next request, even though the result is written back later.
+            self.buffer.add(self.judge(attempts))
+            # Every result of a claim is in: written back at once, so that the results
+            # of at most one claim wait in memory and a crash repeats requests of the
+            # batch it interrupted, never of an earlier one.
+            if self.claims.answer(attempts) or self.buffer.ready():
+                self.write_back()
+            self.claim(deliverer)
         self.write_back()
+
+    def claim(self, deliverer: Deliverer) -> None:
+        if self.exhausted or self.stops.halted():
+            return
+        size = self.options.claim_size(self.result.claimed, deliverer.in_flight)
+        if not size:
+            return
+        claim = outbox.claim_batch(size, self.options.lease_seconds, self.using, self.clock.now())
+        if not claim.triggers:
+            self.exhausted = True
+            return
+        self.claims.add(claim)
+        self.result.claimed += len(claim.triggers)
+        for trigger in claim.triggers:
+            deliverer.submit(trigger)
+        claim.triggers = []  # the deliverer holds them now; keep memory flat
+
+    def write_back(self) -> None:
+        judged = self.buffer.take()
+        if not judged:
+            return
+        now = self.clock.now()
+        results = [(attempt.trigger, change_for(outcome, now)) for attempt, outcome in judged]
+        tally = transitions.write_back(self.using, results)
+        self.result.add(tally)
+        if tally.released:
+            # Released rows are due again at once (their lease was ending, say): the
+            # queue is not empty, whatever an earlier claim found.
+            self.exhausted = False
+        if self.progress is not None:
+            self.progress(self.result)
 
     def salvage(self, deliverer: Deliverer) -> None:
         """After an exception: let requests in flight end, write back what is known, and
@@ -197,223 +214,57 @@ class FlushRun:
         """
         try:
             for attempts in deliverer.results():
-                self.buffer.extend(self.judge_all(attempts))
+                self.buffer.add(self.judge(attempts))
             self.write_back()
         except Exception:
-            logger.exception(
+            transitions.logger.exception(
                 "Could not hand back the triggers this run claimed; they become due again "
                 "when their lease ends."
             )
 
-    def halted(self) -> bool:
-        """Whether to start no more requests. Asked from the delivery threads too."""
-        return self.halt.is_set() or self.stop.is_set() or self.out_of_time()
 
-    def out_of_time(self) -> bool:
-        max_seconds = self.options.max_seconds
-        return max_seconds is not None and time.monotonic() - self.started >= max_seconds
+def flush_loop(
+    *,
+    interval: float = 5.0,
+    stop: threading.Event | None = None,
+    report: ProgressCallback | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+    **flush_arguments: Any,
+) -> FlushResult:
+    """Flush again and again until *stop* is set or FocusLab rejects the configuration.
 
-    def may_claim(self) -> bool:
-        options = self.options
-        if self.exhausted or self.halted():
-            return False
-        return options.limit is None or self.result.claimed < options.limit
+    Sleeps *interval* seconds after a run that found nothing due, and starts the next run
+    at once after one that did. *report* is given each run's result. Returns the last.
+    """
+    stop = stop or threading.Event()
+    while True:
+        result = flush(stop=stop, clock=clock, **flush_arguments)
+        if report is not None:
+            report(result)
+        if result.error or clock.wait(stop, 0 if result.claimed else interval):
+            return result
+        # A worker lives for days: drop connections the database closed or that
+        # outlived CONN_MAX_AGE, as Django does between requests.
+        close_old_connections()
 
-    def refill(self, deliverer: Deliverer) -> None:
-        # Claim while every sender still has one trigger queued behind its request (up to
-        # half a batch), so the senders do not wait on the claim's round trip, yet a
-        # flusher holds little more than one batch beyond what is in flight: the leases
-        # of held rows are ticking.
-        concurrency = self.options.concurrency
-        ahead = concurrency + min(concurrency, self.options.batch_size // 2)
-        if deliverer.in_flight >= ahead or not self.may_claim():
-            return
-        size = self.options.batch_size
-        if self.options.limit is not None:
-            size = min(size, self.options.limit - self.result.claimed)
-        claim = outbox.claim_batch(size, self.options.lease_seconds, self.using)
-        if not claim.triggers:
-            self.exhausted = True
-            return
-        self.claims[claim.token] = claim
-        self.outstanding[claim.token] = len(claim.triggers)
-        self.unanswered[claim.token] = len(claim.triggers)
-        self.result.claimed += len(claim.triggers)
-        for trigger in claim.triggers:
-            deliverer.submit(trigger)
-        claim.triggers = []  # the deliverer holds them now; keep memory flat
 
-    def collect(self, attempts: list[Attempt]) -> None:
-        if not self.buffer:
-            self.buffered_since = time.monotonic()
-        # Judged at once, so that an answer that stops the run stops it before the
-        # next request, even though the result is written back later.
-        self.buffer.extend(self.judge_all(attempts))
-        claim_answered = self.note_answers(attempts)
-        if self.buffer and (
-            len(self.buffer) >= WRITE_BACK_SIZE
-            or time.monotonic() - self.buffered_since >= WRITE_BACK_SECONDS
-            # Every result of a claim is in: written back at once, so that the results of
-            # at most one claim wait in memory and a crash repeats requests of the batch
-            # it interrupted, never of an earlier one.
-            or claim_answered
-            or self.lease_ending()
-        ):
-            self.write_back()
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """Meanwhile, SIGTERM and SIGINT set the event yielded: a run finishes what is in
+    flight, then stops. Outside the main thread no handler can be installed."""
+    stop = threading.Event()
 
-    def note_answers(self, attempts: list[Attempt]) -> bool:
-        """Count *attempts* against their claims; True when one of those is answered.
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
 
-        Also keeps the earliest lease end among the buffered results.
-        """
-        answered = False
-        for attempt in attempts:
-            trigger = attempt.trigger
-            assert trigger.claim_token is not None
-            self.unanswered[trigger.claim_token] -= 1
-            if not self.unanswered[trigger.claim_token]:
-                del self.unanswered[trigger.claim_token]
-                answered = True
-            if self.lease_ends is None or trigger.next_attempt_at < self.lease_ends:
-                self.lease_ends = trigger.next_attempt_at
-        return answered
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {signum: signal.signal(signum, handler) for signum in SIGNALS}
+    try:
+        yield stop
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
-    def lease_ending(self) -> bool:
-        """Whether a held result could outlive its lease by waiting for one more request.
 
-        The result must be written while the claim is still ours: once the lease ends,
-        another flusher may claim the row and send it again.
-        """
-        margin = timedelta(seconds=self.options.send_margin)
-        return self.lease_ends is not None and timezone.now() + margin >= self.lease_ends
-
-    def write_back(self) -> None:
-        """Write the gathered results: per claim, one UPDATE each for the sent, the
-        retried and the released rows; one per failed row, for its signal."""
-        judged, self.buffer = self.buffer, []
-        self.lease_ends = None
-        now = timezone.now()
-        groups: defaultdict[uuid.UUID, Results] = defaultdict(Results)
-        for attempt, outcome in judged:
-            trigger = attempt.trigger
-            assert trigger.claim_token is not None
-            results = groups[trigger.claim_token]
-            if outcome is None:
-                results.released.append(trigger)
-            elif outcome.verdict is Verdict.SENT:
-                results.sent.append(trigger)
-            elif outcome.verdict is Verdict.RETRY:
-                results.retried.append((trigger, outcome))
-            else:
-                self.settle_failed(self.claims[trigger.claim_token], trigger, outcome)
-        for token, results in groups.items():
-            claim = self.claims[token]
-            self.settle_sent(claim, results.sent, now)
-            self.settle_retried(claim, results.retried)
-            released = outbox.release(claim, [t.pk for t in results.released])
-            self.result.released += released
-            if released:
-                # Released rows are due again at once (their lease was ending, say): the
-                # queue is not empty, whatever an earlier claim found.
-                self.exhausted = False
-        self.forget_claims(judged)
-        if judged and self.progress is not None:
-            self.progress(self.result)
-
-    def judge_all(self, attempts: list[Attempt]) -> list[Judged]:
-        now = timezone.now()
-        return [(attempt, self.judge(attempt, now)) for attempt in attempts]
-
-    def judge(self, attempt: Attempt, now: datetime) -> Outcome | None:
-        """The attempt's outcome, or None when the trigger goes back unattempted."""
-        if attempt.unexpected:
-            self.abort(attempt)
-        if attempt.skipped:
-            return None
-        outcome = self.policy.decide(attempt.error, attempt.trigger.attempts + 1, now)
-        if outcome.verdict is Verdict.STOP:
-            if self.result.error is None:
-                self.result.error = outcome.error
-                logger.error("Stopping the flush: %s", outcome.error)
-            self.halt.set()
-            return None
-        return outcome
-
-    def abort(self, attempt: Attempt) -> None:
-        """Stop the run after an exception that is not FocusLab's answer: a bug."""
-        assert attempt.error is not None
-        if self.crash is None:
-            self.crash = attempt.error
-            logger.error(
-                "Stopping the flush: sending trigger %s raised an unexpected error",
-                attempt.trigger.uuid,
-                exc_info=attempt.error,
-            )
-        self.halt.set()
-
-    def settle_retried(self, claim: Claim, retried: list[tuple[Trigger, Outcome]]) -> None:
-        if not retried:
-            return
-        retries: dict[int, tuple[datetime, str]] = {}
-        for trigger, outcome in retried:
-            assert outcome.retry_at is not None
-            retries[trigger.pk] = (outcome.retry_at, outcome.error)
-            trigger.attempts += 1
-            trigger.status, trigger.next_attempt_at = Status.PENDING, outcome.retry_at
-            trigger.last_error = outcome.error
-            logger.info("Trigger %s will be retried: %s", trigger.uuid, outcome.error)
-        written = outbox.mark_retries(claim, retries)
-        self.result.retried += written
-        self.result.lost += len(retried) - written
-
-    def settle_failed(self, claim: Claim, trigger: Trigger, outcome: Outcome) -> None:
-        # One UPDATE per row: trigger_failed goes only to rows this flusher still held,
-        # and a batched UPDATE would not say which those were. Failures are rare.
-        trigger.attempts += 1
-        trigger.last_error = outcome.error
-        written = outbox.mark_failed(claim, trigger.pk, outcome.error)
-        trigger.status = Status.FAILED
-        self.result.failed += written
-        self.result.lost += 1 - written
-        logger.warning("Trigger %s failed: %s", trigger.uuid, outcome.error)
-        if written:
-            self.notify(signals.trigger_failed, trigger=trigger, error=outcome.error)
-
-    def settle_sent(self, claim: Claim, triggers: list[Trigger], now: datetime) -> None:
-        if not triggers:
-            return
-        ids = [trigger.pk for trigger in triggers]
-        written = outbox.mark_sent(claim, ids, now)
-        self.result.sent += written
-        self.result.lost += len(triggers) - written
-        for trigger in triggers:
-            trigger.status, trigger.sent_at = Status.SENT, now
-            trigger.attempts += 1
-            logger.debug("Trigger %s sent", trigger.uuid)
-        if written and signals.trigger_sent.has_listeners():
-            # Only rows this flusher still held: one claimed again after its lease ran
-            # out, or deleted by an erasure request, was not written.
-            held = ids if written == len(ids) else outbox.sent_among(claim, ids, now)
-            for trigger in triggers:
-                if trigger.pk in held:
-                    self.notify(signals.trigger_sent, trigger=trigger)
-
-    @staticmethod
-    def notify(signal: Signal, **kwargs: Any) -> None:
-        # A receiver's error must not stop the write-back: the results not yet written
-        # would be lost and their triggers sent again.
-        for receiver, response in signal.send_robust(Trigger, **kwargs):
-            if isinstance(response, Exception):
-                logger.error(
-                    "A receiver of a django_brockman signal raised (%r)",
-                    receiver,
-                    exc_info=response,
-                )
-
-    def forget_claims(self, judged: list[Judged]) -> None:
-        for attempt, _ in judged:
-            token = attempt.trigger.claim_token
-            assert token is not None
-            self.outstanding[token] -= 1
-            if not self.outstanding[token]:
-                del self.outstanding[token], self.claims[token]
+SIGNALS = (signal.SIGTERM, signal.SIGINT)

@@ -7,13 +7,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from django.db import router
-from django.db.models import Q, QuerySet, TextField
+from django.db.models import Q, TextField
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
-from django.utils import timezone
 
-from django_brockman.models import Trigger
-from django_brockman.operations import held_by_flusher
+from django_brockman.models import Trigger, TriggerQuerySet
 
 logger = logging.getLogger("django_brockman.erasure")
 
@@ -52,14 +50,14 @@ def forget_actor(
     matches = _matching(actor_id, identities)
     # Read where the rows are deleted: a replica that lags would let fresh rows escape.
     alias = using or router.db_for_write(Trigger)
-    triggers: QuerySet[Trigger] = Trigger.objects.using(alias)
+    triggers: TriggerQuerySet = Trigger.objects.using(alias)
     deleted = in_flight = 0
     while ids := list(triggers.filter(matches).values_list("pk", flat=True)[:batch_size]):
         batch = triggers.filter(pk__in=ids)
         # Rows not held by a flusher go first. Whatever a flusher holds, or claims
         # between the two statements, is left for the second, so it is counted as in
         # flight: the count can be too high, never too low.
-        deleted += batch.exclude(held_by_flusher(timezone.now())).delete()[0]
+        deleted += batch.not_held().delete()[0]
         held = batch.delete()[0]
         in_flight += held
         deleted += held

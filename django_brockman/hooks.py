@@ -50,6 +50,7 @@ class Hook:
             )
 
     def disconnect(self) -> bool:
+        """Disconnect the hook from its signal; False if it was not connected."""
         return self.signal.disconnect(sender=self.sender, dispatch_uid=self.dispatch_uid)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.http import HttpRequest
-from django.utils.module_loading import import_string
 
+from django_brockman.callables import call
 from django_brockman.conf import conf
 
 IdentitiesFunction = Callable[[HttpRequest], Mapping[str, Any]]
@@ -32,22 +31,18 @@ def identities_of(user: Any) -> dict[str, Any]:
     return found
 
 
-@functools.cache
-def load(path: str) -> IdentitiesFunction:
-    # Cached by path, so override_settings still takes effect and a page view does not
-    # pay for an import lookup.
-    function: IdentitiesFunction = import_string(path)
-    return function
-
-
 def request_identities(
     request: HttpRequest | None, explicit: Mapping[str, Any] | None = None
 ) -> Mapping[str, Any] | None:
-    """BROCKMAN_IDENTITIES' identities for *request*, with *explicit* merged over them."""
+    """BROCKMAN_IDENTITIES' identities for *request*, with *explicit* merged over them.
+
+    A callable that raises in production raises CallableFailed (its error is logged):
+    the trigger is not recorded without the identities the site wants on it.
+    """
     path = conf.IDENTITIES
     if request is None or path is None:
         return explicit
-    found = load(path)(request)
+    found: Mapping[str, Any] | None = call("BROCKMAN_IDENTITIES", path, request)
     if not found:
         return explicit
     if not explicit:

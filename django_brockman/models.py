@@ -6,16 +6,35 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.db import models
+from django.db import models, router
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from django_brockman.payload import TriggerData
+
 
 class Status(models.TextChoices):
+    """Where a trigger is: pending (due at ``next_attempt_at``), sending (claimed under a
+    lease), sent, or failed (given up on, with its ``last_error``)."""
+
     PENDING = "pending", _("pending")
     SENDING = "sending", _("sending")
     SENT = "sent", _("sent")
     FAILED = "failed", _("failed")
+
+
+def held_at(now: datetime) -> models.Q:
+    """Rows under a flusher's lease at *now*: claimed, and the lease not yet over.
+
+    A sending row's ``next_attempt_at`` is its lease's end (see Trigger.lease_ends_at).
+    A flusher starts a request only while the lease outlives the request's timeout, so
+    once the lease has passed, nothing is in flight and the row is due again.
+    """
+    return models.Q(status=Status.SENDING, next_attempt_at__gt=now)
+
+
+# The six recorded fields, in TriggerData's order.
+FIELDS = ("actor_id", "action", "obj", "identities", "attributes", "variables")
 
 
 class TriggerQuerySet(models.QuerySet["Trigger"]):
@@ -29,6 +48,14 @@ class TriggerQuerySet(models.QuerySet["Trigger"]):
         return self.filter(
             status__in=(Status.PENDING, Status.SENDING), next_attempt_at__lte=now
         ).order_by("next_attempt_at", "id")
+
+    def held(self, now: datetime | None = None) -> TriggerQuerySet:
+        """Rows a running flusher holds under its lease, and may be sending right now."""
+        return self.filter(held_at(now or timezone.now()))
+
+    def not_held(self, now: datetime | None = None) -> TriggerQuerySet:
+        """Rows no flusher holds: free for an operator's action or an erasure."""
+        return self.exclude(held_at(now or timezone.now()))
 
     def finished(self) -> TriggerQuerySet:
         return self.filter(status__in=(Status.SENT, Status.FAILED))
@@ -104,13 +131,32 @@ class Trigger(models.Model):
     def __str__(self) -> str:
         return f"{self.action} {self.obj} by {self.actor_id} ({self.status})"
 
+    @property
+    def lease_ends_at(self) -> datetime | None:
+        """When the flusher holding this trigger loses it; None when none holds it."""
+        return self.next_attempt_at if self.status == Status.SENDING else None
+
+    def is_held(self, now: datetime) -> bool:
+        """Whether a flusher's lease on this trigger still runs at *now*."""
+        return self.status == Status.SENDING and self.next_attempt_at > now
+
+    def data(self) -> TriggerData:
+        """The trigger's six fields, as the wire and the backends take them."""
+        return TriggerData(
+            actor_id=self.actor_id,
+            action=self.action,
+            obj=self.obj,
+            identities=self.identities,
+            attributes=self.attributes,
+            variables=self.variables,
+        )
+
     def payload(self) -> dict[str, Any]:
-        """The trigger's fields as the client takes them."""
-        return {
-            "actor_id": self.actor_id,
-            "action": self.action,
-            "obj": self.obj,
-            "identities": self.identities,
-            "attributes": self.attributes,
-            "variables": self.variables,
-        }
+        """The trigger's fields as keyword arguments of the client's record_trigger()."""
+        data = self.data()
+        return {name: getattr(data, name) for name in FIELDS}
+
+
+def db_alias(using: str | None = None) -> str:
+    """The database of the outbox: *using*, or where the router writes triggers."""
+    return using or router.db_for_write(Trigger)

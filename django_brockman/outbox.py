@@ -1,18 +1,20 @@
-"""Claiming due triggers under a lease, and writing delivery results back."""
+"""The outbox's delivery side: claiming due triggers under a lease, and counting them.
+
+What becomes of a claimed trigger is written back by transitions.write_back()."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from django.db import connections, router, transaction
-from django.db.models import Case, DateTimeField, F, Field, TextField, Value, When
+from django.db import connections, transaction
 from django.utils import timezone
 
-from django_brockman.models import Status, Trigger, TriggerQuerySet
+from django_brockman.models import Status, Trigger, TriggerQuerySet, db_alias
+from django_brockman.transitions import Change, claimed
+
+__all__ = ["Claim", "claim_batch", "count_due", "count_failed", "db_alias"]
 
 
 @dataclass
@@ -24,21 +26,31 @@ class Claim:
     triggers: list[Trigger] = field(default_factory=list)
 
 
-def db_alias(using: str | None = None) -> str:
-    return using or router.db_for_write(Trigger)
-
-
-def refuse_open_transaction(using: str | None = None) -> None:
+def refuse_open_transaction(using: str | None = None, *, from_task: bool = False) -> None:
     """Raise RuntimeError if the caller is inside a transaction on the outbox's database.
 
     Claims must commit before any HTTP is sent, and results be written as they come:
     inside the caller's transaction, claimed rows would stay locked across the requests,
     and a rollback would make triggers already sent pending again. A durable atomic
     block tells (and, unlike ``in_atomic_block``, lets a test case's own transaction by).
+
+    *from_task*: a task backend that runs tasks in the caller's process (Django's
+    immediate backend, Celery's task_always_eager) would run the flush inside the
+    caller's transaction. A task that does so is refused even inside a test case's
+    transaction, so that a test finds what production would do.
     """
+    alias = db_alias(using)
+    if from_task:
+        if connections[alias].in_atomic_block:
+            raise RuntimeError(
+                "The flush task ran inside a database transaction, which would then be held "
+                "open across HTTP requests to FocusLab. Enqueue it with "
+                "transaction.on_commit(), or run it on a worker."
+            )
+        return
     try:
         # No savepoint: the block runs no statement, so it costs no round trip.
-        with transaction.atomic(using=db_alias(using), durable=True, savepoint=False):
+        with transaction.atomic(using=alias, durable=True, savepoint=False):
             pass
     except RuntimeError as exc:
         raise RuntimeError(
@@ -48,7 +60,9 @@ def refuse_open_transaction(using: str | None = None) -> None:
         ) from exc
 
 
-def claim_batch(size: int, lease_seconds: float, using: str | None = None) -> Claim:
+def claim_batch(
+    size: int, lease_seconds: float, using: str | None = None, now: datetime | None = None
+) -> Claim:
     """Claim up to *size* due triggers, oldest due first, in one short transaction.
 
     The rows are marked ``sending`` with a fresh claim token and a lease, and the
@@ -58,19 +72,18 @@ def claim_batch(size: int, lease_seconds: float, using: str | None = None) -> Cl
     later of two racing flushers takes only the rows the earlier one left.
     """
     alias = db_alias(using)
-    now = timezone.now()
+    now = now or timezone.now()
     token = uuid.uuid4()
-    lease_ends = now + timedelta(seconds=lease_seconds)
+    change = claimed(token, now + timedelta(seconds=lease_seconds), now)
     due = Trigger.objects.using(alias).due(now)
     if connections[alias].features.has_select_for_update_skip_locked:
         with transaction.atomic(using=alias):
             rows = list(due.select_for_update(skip_locked=True)[:size])
-            _mark_claimed(due.filter(pk__in=[row.pk for row in rows]), token, lease_ends, now)
+            due.filter(pk__in=[row.pk for row in rows]).update(**change.columns())
     else:
-        rows = _claim_unlocked(due, size, token, lease_ends, now)
+        rows = _claim_unlocked(due, size, change)
     for row in rows:
-        row.status, row.claim_token = Status.SENDING, token
-        row.next_attempt_at, row.updated_at = lease_ends, now
+        change.apply(row)
     return Claim(token=token, using=alias, triggers=rows)
 
 
@@ -79,117 +92,19 @@ def claim_batch(size: int, lease_seconds: float, using: str | None = None) -> Cl
 CLAIM_RACES = 10
 
 
-def _claim_unlocked(
-    due: TriggerQuerySet, size: int, token: uuid.UUID, lease_ends: datetime, now: datetime
-) -> list[Trigger]:
+def _claim_unlocked(due: TriggerQuerySet, size: int, change: Change) -> list[Trigger]:
     """Claim with a conditional UPDATE: each UPDATE statement is atomic, and it takes only
     rows that are still due, so rows another flusher claimed meanwhile are left to it."""
     for _ in range(CLAIM_RACES):
         ids = list(due.values_list("pk", flat=True)[:size])
         if not ids:
             return []
-        if _mark_claimed(due.filter(pk__in=ids), token, lease_ends, now):
-            claimed = Trigger.objects.using(due.db).filter(pk__in=ids, claim_token=token)
+        if due.filter(pk__in=ids).update(**change.columns()):
+            token = change.values["claim_token"]
+            taken = Trigger.objects.using(due.db).filter(pk__in=ids, claim_token=token)
             order = {pk: position for position, pk in enumerate(ids)}  # oldest due first
-            return sorted(claimed, key=lambda row: order[row.pk])
+            return sorted(taken, key=lambda row: order[row.pk])
     return []
-
-
-def _mark_claimed(
-    rows: TriggerQuerySet, token: uuid.UUID, lease_ends: datetime, now: datetime
-) -> int:
-    return rows.update(
-        status=Status.SENDING, claim_token=token, next_attempt_at=lease_ends, updated_at=now
-    )
-
-
-def _held(claim: Claim, ids: Collection[int]) -> TriggerQuerySet:
-    """The rows among *ids* that this claim still holds.
-
-    Every write-back goes through here: a flusher whose lease expired and whose rows
-    were claimed again cannot overwrite the newer claim's result.
-    """
-    return Trigger.objects.using(claim.using).filter(
-        pk__in=ids, claim_token=claim.token, status=Status.SENDING
-    )
-
-
-def mark_sent(claim: Claim, ids: Collection[int], now: datetime | None = None) -> int:
-    now = now or timezone.now()
-    return _held(claim, ids).update(
-        status=Status.SENT,
-        sent_at=now,
-        updated_at=now,
-        attempts=F("attempts") + 1,
-        claim_token=None,
-        last_error="",
-    )
-
-
-def sent_among(claim: Claim, ids: Collection[int], sent_at: datetime) -> set[int]:
-    """The rows among *ids* that mark_sent(claim, ids, sent_at) wrote."""
-    return set(
-        Trigger.objects.using(claim.using)
-        .filter(pk__in=ids, status=Status.SENT, sent_at=sent_at)
-        .values_list("pk", flat=True)
-    )
-
-
-def mark_retry(claim: Claim, pk: int, retry_at: datetime, error: str) -> int:
-    return mark_retries(claim, {pk: (retry_at, error)})
-
-
-def mark_retries(claim: Claim, retries: Mapping[int, tuple[datetime, str]]) -> int:
-    """Make rows pending again, each due at its own time with its own error, in one
-    UPDATE. *retries* maps a row's pk to its (retry_at, error)."""
-    if not retries:
-        return 0
-    return _held(claim, retries.keys()).update(
-        status=Status.PENDING,
-        next_attempt_at=_per_row(retries, 0, DateTimeField()),
-        updated_at=timezone.now(),
-        attempts=F("attempts") + 1,
-        claim_token=None,
-        last_error=_per_row(retries, 1, TextField()),
-    )
-
-
-def _per_row(values: Mapping[int, tuple[Any, ...]], index: int, output: Field[Any, Any]) -> Case:
-    """``CASE id WHEN pk THEN value ...``: each row's own value of one column."""
-    whens = [
-        When(pk=pk, then=Value(row[index], output_field=output)) for pk, row in values.items()
-    ]
-    return Case(*whens, output_field=output)
-
-
-def mark_failed(claim: Claim, pk: int, error: str) -> int:
-    return _held(claim, [pk]).update(
-        status=Status.FAILED,
-        updated_at=timezone.now(),
-        attempts=F("attempts") + 1,
-        claim_token=None,
-        last_error=error,
-    )
-
-
-def release(claim: Claim, ids: Collection[int]) -> int:
-    """Hand rows back unattempted: due at once, no attempt spent."""
-    if not ids:
-        return 0
-    now = timezone.now()
-    return _held(claim, ids).update(
-        status=Status.PENDING, next_attempt_at=now, updated_at=now, claim_token=None
-    )
-
-
-def requeue_failed(using: str | None = None) -> int:
-    """Make every failed trigger pending again, due now, with its attempts reset."""
-    now = timezone.now()
-    return (
-        Trigger.objects.using(db_alias(using))
-        .filter(status=Status.FAILED)
-        .update(status=Status.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
-    )
 
 
 def count_failed(using: str | None = None) -> int:

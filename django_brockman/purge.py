@@ -7,24 +7,25 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from django_brockman.models import Trigger
+from django_brockman.models import Status, Trigger
 from django_brockman.outbox import db_alias
 
 DEFAULT_BATCH_SIZE = 1000
 
 
 class Finished(enum.Enum):
-    """Which finished triggers to purge; SENT and FAILED hold the Status values."""
+    """Which finished triggers to purge: a choice of the command line, not a status;
+    ``statuses`` gives the Status values it stands for."""
 
     SENT = "sent"
     FAILED = "failed"
     ALL = "all"
 
     @property
-    def statuses(self) -> tuple[str, ...]:
+    def statuses(self) -> tuple[Status, ...]:
         if self is Finished.ALL:
-            return (Finished.SENT.value, Finished.FAILED.value)
-        return (self.value,)
+            return (Status.SENT, Status.FAILED)
+        return (Status(self.value),)
 
 
 def purge(

@@ -3,14 +3,17 @@ transaction."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import router, transaction
+from django.db import router
 from django.http import HttpRequest
 
 from django_brockman import signals
+from django_brockman.actor import how_to_get_an_actor, request_actor_id
+from django_brockman.callables import CallableFailed
 from django_brockman.conf import conf
 from django_brockman.consent import may_record
 from django_brockman.identities import request_identities
@@ -22,20 +25,35 @@ from django_brockman.validation import (
     validate_size,
 )
 
+logger = logging.getLogger("django_brockman.capture")
 
-def resolve_actor_id(request: HttpRequest | None, actor_id: object = None) -> str:
-    """The actor: *actor_id* if given, else the cookie's, else the signed-in user's pk."""
+#: The actor a trigger that will not be stored is checked with when it has none.
+UNCHECKED_ACTOR = "-"
+
+
+def resolve_actor_id(request: HttpRequest | None, actor_id: object = None) -> str | None:
+    """The actor: *actor_id* if given, else the request's (its cookie's, its signed-in
+    user's, or one BrockmanMiddleware mints now).
+
+    None, with a warning that names the fix, when the request has no actor: a visitor
+    without one is a normal case, and recording must never break the page. Without a
+    request, a missing *actor_id* is a programming error: ValueError.
+    """
     if actor_id is None and request is not None:
-        actor_id = getattr(request, "fl_actor_id", None)
+        actor_id = request_actor_id(request)
         if actor_id is None:
-            user = getattr(request, "user", None)
-            if user is not None and user.is_authenticated:
-                actor_id = user.pk
+            logger.warning(
+                "No actor for this trigger, so nothing was recorded: the visitor has no "
+                "usable %s cookie and is not signed in. To record such visitors, %s; or "
+                "pass actor_id=.",
+                conf.ACTOR_COOKIE,
+                how_to_get_an_actor(request),
+            )
+            return None
     if actor_id is None:
         raise ValueError(
-            "No actor for this trigger: pass actor_id=, add "
-            "django_brockman.middleware.BrockmanMiddleware so the fl_actor_id cookie is "
-            "read, or record it for a signed-in user."
+            "No actor for this trigger: without a request, pass actor_id= (the visitor's "
+            "fl_actor_id or your user's id)."
         )
     return validate_actor_id(actor_id)
 
@@ -75,7 +93,7 @@ def check_fields(
 
     The actor is checked only when given: a refused visitor may well have none.
     """
-    placeholder = "-" if actor_id is None else validate_actor_id(actor_id)
+    placeholder = UNCHECKED_ACTOR if actor_id is None else validate_actor_id(actor_id)
     build_trigger(placeholder, action, obj, identities, attributes, variables)
 
 
@@ -88,17 +106,33 @@ def prepare_trigger(
     variables: Mapping[str, Any] | None = None,
     *,
     actor_id: object = None,
-) -> Trigger:
+) -> Trigger | None:
     """The unsaved Trigger for *request*: its actor, BROCKMAN_IDENTITIES merged under
-    *identities*, every field validated."""
-    return build_trigger(
-        resolve_actor_id(request, actor_id),
-        action,
-        obj,
-        request_identities(request, identities),
-        attributes,
-        variables,
-    )
+    *identities*, every field validated.
+
+    None when nothing is to be recorded (recording is off, consent was refused, a site
+    callable failed, the visitor has no actor); the fields are checked all the same.
+    """
+    found = _actor_and_identities(request, actor_id, identities)
+    if found is None:
+        check_fields(action, obj, identities, attributes, variables, actor_id=actor_id)
+        return None
+    actor, merged = found
+    return build_trigger(actor, action, obj, merged, attributes, variables)
+
+
+def _actor_and_identities(
+    request: HttpRequest | None, actor_id: object, identities: Mapping[str, Any] | None
+) -> tuple[str, Mapping[str, Any] | None] | None:
+    # Consent first: no cookie is minted for a visitor who refused.
+    if not may_record(request):
+        return None
+    try:
+        merged = request_identities(request, identities)
+    except CallableFailed:
+        return None
+    actor = resolve_actor_id(request, actor_id)
+    return None if actor is None else (actor, merged)
 
 
 def record_trigger(
@@ -114,21 +148,21 @@ def record_trigger(
 ) -> Trigger | None:
     """Record a trigger in the outbox; ``brockman_flush`` delivers it later.
 
-    Returns the saved Trigger, or None when nothing was recorded because
-    BROCKMAN_ENABLED is False or BROCKMAN_CONSENT refused the request. The row is
-    written on *using* (or the router's choice) inside the caller's transaction: if
-    that transaction rolls back, nothing was recorded. Bad input raises TypeError or
-    ValueError here, and nothing is stored.
+    Returns the saved Trigger, or None when nothing was recorded: BROCKMAN_ENABLED is
+    False, BROCKMAN_CONSENT refused the request, the visitor has no actor (logged), or,
+    in production, a BROCKMAN_CONSENT or BROCKMAN_IDENTITIES callable raised (logged).
+    The row is written on *using* (or the router's choice) inside the caller's
+    transaction: if that transaction rolls back, nothing was recorded. Bad input raises
+    TypeError or ValueError here, and nothing is stored.
     """
-    if not may_record(request):
-        check_fields(action, obj, identities, attributes, variables, actor_id=actor_id)
-        return None
     trigger = prepare_trigger(
         request, action, obj, identities, attributes, variables, actor_id=actor_id
     )
+    if trigger is None:
+        return None
     alias = using or router.db_for_write(Trigger)
     trigger.save(using=alias, force_insert=True)
-    _announce(trigger, alias)
+    signals.announce_recorded([trigger], alias)
     return trigger
 
 
@@ -154,18 +188,17 @@ async def arecord_trigger(
         return None
     if request is not None and _needs_user(request, actor_id):
         await _load_user(request)
-    if not may_record(request):
-        check_fields(action, obj, identities, attributes, variables, actor_id=actor_id)
-        return None
     trigger = prepare_trigger(
         request, action, obj, identities, attributes, variables, actor_id=actor_id
     )
+    if trigger is None:
+        return None
     alias = using or router.db_for_write(Trigger)
     await trigger.asave(using=alias, force_insert=True)
     if signals.trigger_recorded.has_listeners():
         # on_commit must be registered on the connection that saved the row: the one
         # of the thread the async ORM ran in, not the event loop's.
-        await sync_to_async(_announce)(trigger, alias)
+        await sync_to_async(signals.announce_recorded)([trigger], alias)
     return trigger
 
 
@@ -179,10 +212,3 @@ async def _load_user(request: HttpRequest) -> None:
     auser = getattr(request, "auser", None)
     if auser is not None:
         request.user = await auser()
-
-
-def _announce(trigger: Trigger, alias: str) -> None:
-    if signals.trigger_recorded.has_listeners():
-        transaction.on_commit(
-            lambda: signals.trigger_recorded.send(Trigger, trigger=trigger), using=alias
-        )

@@ -28,9 +28,15 @@ MAX_EXPONENT = 64
 
 
 class Verdict(enum.Enum):
-    SENT = "sent"
+    """What an attempt's result means. Not a status: flushing.change_for() turns a verdict
+    into the trigger's status change (ACCEPTED into sent, GIVE_UP into failed)."""
+
+    # FocusLab accepted the trigger.
+    ACCEPTED = "accepted"
+    # Try again later.
     RETRY = "retry"
-    FAILED = "failed"
+    # Never again: the trigger is bad, or its last attempt is spent.
+    GIVE_UP = "give_up"
     # The configuration is wrong (API key, endpoint): stop the run, blame no trigger.
     STOP = "stop"
 
@@ -46,23 +52,31 @@ def parse_retry_after(value: str | None, now: datetime) -> datetime | None:
     """Return the time a ``Retry-After`` header (seconds or HTTP-date) points to.
 
     None when there is no usable header; never past, and never more than
-    MAX_RETRY_AFTER ahead.
+    MAX_RETRY_AFTER ahead. Whatever the header holds, this never raises: a date with
+    a twenty-digit year, a year 1 east of UTC or a million digits is a server's data.
     """
     if not value:
         return None
     value = value.strip()
+    latest = now + MAX_RETRY_AFTER
     if value.isascii() and value.isdigit():
         # Long digit strings are not parsed at all: int() refuses thousands of digits.
         seconds = int(value) if len(value) < 10 else 10**9
         return now + min(timedelta(seconds=seconds), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            # HTTP dates are always GMT; the obsolete asctime form just does not say so.
+            when = when.replace(tzinfo=timezone.utc)
+        # Compared in UTC: a date near year 1 or 9999 with an offset does not exist
+        # there, and saying so raises OverflowError.
+        when = when.astimezone(timezone.utc)
+        if now.tzinfo is None:
+            # USE_TZ = False: Django's naive local time.
+            when = when.astimezone().replace(tzinfo=None)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        # HTTP dates are always GMT; the obsolete asctime form just does not say so.
-        when = when.replace(tzinfo=timezone.utc)
-    return min(max(when, now), now + MAX_RETRY_AFTER)
+    return min(max(when, now), latest)
 
 
 @dataclass(frozen=True)
@@ -96,14 +110,14 @@ class RetryPolicy:
         it still ends failed after the last attempt instead of blocking the queue.
         """
         if error is None:
-            return Outcome(Verdict.SENT)
+            return Outcome(Verdict.ACCEPTED)
         if not isinstance(error, FocusLabError):
             return self.retry_later(attempts, now, f"{type(error).__name__}: {error}")
         reason = str(error)
         if isinstance(error, (BadAPIKey, ResourceNotFound)):
             return Outcome(Verdict.STOP, error=reason)
         if not self.is_retryable(error):
-            return Outcome(Verdict.FAILED, error=reason)
+            return Outcome(Verdict.GIVE_UP, error=reason)
         return self.retry_later(attempts, now, reason, error.retry_after)
 
     def retry_later(
@@ -111,7 +125,7 @@ class RetryPolicy:
     ) -> Outcome:
         """Retry after a backoff, or never sooner than *retry_after*; fail after the last."""
         if attempts >= self.max_attempts:
-            return Outcome(Verdict.FAILED, error=f"gave up after {attempts} attempts: {reason}")
+            return Outcome(Verdict.GIVE_UP, error=f"gave up after {attempts} attempts: {reason}")
         retry_at = now + timedelta(seconds=self.backoff(attempts))
         not_before = parse_retry_after(retry_after, now)
         if not_before is not None and not_before > retry_at:

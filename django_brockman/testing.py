@@ -28,6 +28,8 @@ class CapturedTriggers(Sequence[Trigger]):
         return Trigger.objects.using(self.using).aggregate(last=Max("pk"))["last"] or 0
 
     def stop(self) -> None:
+        """Stop capturing: the list keeps what was recorded until now (the ``with`` block
+        calls it on exit)."""
         self.until = self._last_pk()
 
     @property

@@ -1,5 +1,6 @@
 """Settings of the site the browser test visits: the test settings, the actor cookie
-middleware, and the admin's static files."""
+middleware (minting an id when a trigger needs one, the default), and the admin's static
+files."""
 
 from __future__ import annotations
 
@@ -10,4 +11,3 @@ ROOT_URLCONF = "tests.browser_site"
 INSTALLED_APPS = [*INSTALLED_APPS, "django.contrib.staticfiles"]
 STATIC_URL = "static/"
 MIDDLEWARE = [*MIDDLEWARE, "django_brockman.middleware.BrockmanMiddleware"]
-BROCKMAN_SET_ACTOR_COOKIE = True

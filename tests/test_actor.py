@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from django_brockman.actor import clean_actor_id, new_actor_id
+from django_brockman.actor import ActorMint, clean_actor_id, new_actor_id
 
 
 @pytest.mark.parametrize(
@@ -44,3 +44,20 @@ def test_new_actor_id_has_the_browser_scripts_format() -> None:
             r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", actor_id
         )
         assert clean_actor_id(actor_id) == actor_id
+
+
+def test_actor_mint_mints_once_and_only_when_enabled() -> None:
+    mint = ActorMint(enabled=True)
+    first = mint.mint()
+
+    assert first is not None
+    assert mint.mint() == first
+    assert mint.close() == first
+    assert ActorMint(enabled=False).mint() is None
+
+
+def test_actor_mint_mints_nothing_once_closed() -> None:
+    mint = ActorMint(enabled=True)
+
+    assert mint.close() is None
+    assert mint.mint() is None

@@ -156,3 +156,15 @@ def test_locmem_backend_appends_the_trigger_itself() -> None:
 
     assert locmem.sent == [trigger]
     locmem.sent.clear()
+
+
+@pytest.mark.parametrize("key", ["", None])
+def test_http_backend_without_key_says_what_to_do_locally(key: str | None) -> None:
+    with override_settings(BROCKMAN_API_KEY=key), pytest.raises(ImproperlyConfigured) as raised:
+        HttpBackend()
+
+    message = str(raised.value)
+    assert "BROCKMAN_API_KEY is not set" in message
+    assert "BROCKMAN_BACKEND = 'django_brockman.backends.console.ConsoleBackend'" in message
+    assert "python -m django_brockman.receiver --api-key" in message
+    assert "BROCKMAN_ENDPOINT" in message

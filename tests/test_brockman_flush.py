@@ -110,12 +110,27 @@ def test_flush_command_configuration_answer_raises_exit_3(
 
 
 @pytest.mark.django_db
-@override_settings(BROCKMAN_API_KEY="")
+@override_settings(BROCKMAN_ENDPOINT="focuslab.test/api/v1/")
 def test_flush_command_failed_system_check_is_exit_3() -> None:
-    with pytest.raises(CommandError, match=r"brockman\.E001") as raised:
+    with pytest.raises(CommandError, match=r"brockman\.E003") as raised:
         flush(skip_checks=False)
 
     assert raised.value.returncode == 3
+
+
+@pytest.mark.django_db
+@override_settings(BROCKMAN_API_KEY="")
+def test_flush_command_without_key_refuses_saying_what_to_do_locally() -> None:
+    make_triggers(1)
+
+    with pytest.raises(CommandError) as raised:
+        flush(skip_checks=False)
+
+    assert raised.value.returncode == 3
+    assert "BROCKMAN_API_KEY is not set" in str(raised.value)
+    assert "django_brockman.backends.console.ConsoleBackend" in str(raised.value)
+    assert "python -m django_brockman.receiver --api-key" in str(raised.value)
+    assert list(Trigger.objects.values_list("status", "attempts")) == [(Status.PENDING, 0)]
 
 
 @pytest.mark.django_db
@@ -177,7 +192,7 @@ def test_flush_process_exit_statuses() -> None:
     assert bad_option.returncode == 2, bad_option.stderr
     assert "--limit" in bad_option.stderr
     assert no_key.returncode == 3, no_key.stderr
-    assert "brockman.E001" in no_key.stderr
+    assert "BROCKMAN_API_KEY is not set" in no_key.stderr
     assert wrong_endpoint.returncode == 3, wrong_endpoint.stderr
     assert "BROCKMAN_ENDPOINT" in wrong_endpoint.stderr
     assert bug.returncode == 1, bug.stderr
@@ -197,8 +212,10 @@ def test_flush_process_exit_statuses() -> None:
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_flush_loop_stops_cleanly_on_signal(signum: int) -> None:
     make_triggers(1)
-    # Slow answers, so that the signal lands while requests are in flight.
-    with Receiver(api_key=API_KEY, faults=Faults(latency=0.05)) as receiver:
+    # The signal is sent once the seventh trigger has arrived: with 50 ms an answer, two
+    # at a time, the 61 take over a second, so it lands in the middle of a run.
+    faults = Faults(latency=0.05)
+    with Receiver(api_key=API_KEY, faults=faults) as receiver:
         worker = start(
             "brockman_flush",
             "--loop",
@@ -215,7 +232,7 @@ def test_flush_loop_stops_cleanly_on_signal(signum: int) -> None:
             assert receiver.wait_for(1, timeout=60), worker.stderr
             # Recorded while it sleeps: the loop picks them up.
             make_triggers(60)
-            assert receiver.wait_for(6, timeout=60)
+            assert receiver.wait_for(7, timeout=60), worker.stderr
             worker.send_signal(signum)
             stdout, stderr = worker.communicate(timeout=60)
         finally:

@@ -25,6 +25,8 @@ from django_brockman.testing import capture_triggers
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
+# The documentation shows these screenshots (docs/howto/operating.rst): each run refreshes them.
+SCREENSHOTS = ROOT / "docs" / "_static" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 API_KEY = "browser-test-key"
@@ -142,6 +144,17 @@ def flush(receiver_url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def screenshot(driver: Any, name: str) -> None:
+    """Save the page as test-artifacts/<name>, and its content (the admin's ``#content``,
+    without the empty window below it) as the documentation's screenshot."""
+    from selenium.webdriver.common.by import By
+
+    for folder in (ARTIFACTS, SCREENSHOTS):
+        folder.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / name))
+    driver.find_element(By.ID, "content").screenshot(str(SCREENSHOTS / name))
+
+
 def log_in(driver: Any, site: str, then: str) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.wait import WebDriverWait
@@ -153,6 +166,34 @@ def log_in(driver: Any, site: str, then: str) -> None:
     driver.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
     # A click does not wait for the page it submits to: wait for the one it leads to.
     WebDriverWait(driver, 30).until(lambda d: d.current_url.endswith("/" + then))
+
+
+def test_browser_first_visit_records_the_minted_actor_the_browser_keeps(
+    site: str, browser: Any
+) -> None:
+    # A page that records nothing sets no cookie.
+    browser.get(site + "pages/quiet/")
+    assert browser.get_cookie("fl_actor_id") is None
+    assert not Trigger.objects.exists()
+
+    # The first page that records: the id is minted for the trigger and kept as the cookie.
+    with capture_triggers() as first:
+        browser.get(site + "pages/home/")
+    cookie = browser.get_cookie("fl_actor_id")
+    assert cookie is not None
+    assert ACTOR_ID.match(cookie["value"])
+    assert cookie["path"] == "/"
+    assert cookie["httpOnly"] is False  # the browser script reads it
+    assert cookie["sameSite"] == "Lax"
+    # FocusLab's script reads the cookie the same way.
+    assert browser.execute_script("return document.cookie") == f"fl_actor_id={cookie['value']}"
+    assert [(t.obj, t.actor_id) for t in first] == [("home", cookie["value"])]
+
+    # The next page view reuses it, and the browser keeps the same cookie.
+    with capture_triggers() as second:
+        browser.get(site + "pages/pricing/")
+    assert [(t.obj, t.actor_id) for t in second] == [("pricing", cookie["value"])]
+    assert browser.get_cookie("fl_actor_id")["value"] == cookie["value"]
 
 
 def test_browser_visit_records_the_cookie_actor_and_health_shows_the_sends(
@@ -187,11 +228,17 @@ def test_browser_visit_records_the_cookie_actor_and_health_shows_the_sends(
     )
     sent = browser.find_element(By.CSS_SELECTOR, "#brockman-sent-24h .figure").text
     bars = browser.find_elements(By.CSS_SELECTOR, "#brockman-sent-chart rect.bar")
-    ARTIFACTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / "health-page.png"))
+    screenshot(browser, "health-page.png")
 
     assert browser.title.startswith("Trigger health")
     assert sent == "2"
     assert len(bars) == 24
     assert sum(int(bar.get_attribute("data-count")) for bar in bars) == 2
     assert browser.find_element(By.CSS_SELECTOR, "#brockman-count-pending .figure").text == "0"
+
+    browser.get(site + "admin/django_brockman/trigger/")
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(By.ID, "result_list"))
+    # Without the navigation sidebar, the list's columns fit the window.
+    browser.find_element(By.ID, "toggle-nav-sidebar").click()
+    screenshot(browser, "admin-list.png")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")) == 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.db import transaction
 from django.test import RequestFactory, override_settings
 
@@ -199,3 +199,36 @@ def test_record_triggers_merges_the_requests_identities_under_each_items() -> No
         {"user_id": user.pk, "email": "ada@example.com"},
         {"user_id": user.pk, "email": "other@example.com"},
     ]
+
+
+def test_record_triggers_for_a_request_without_actor_stores_nothing_and_warns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    request = RequestFactory().get("/")
+    request.user = AnonymousUser()
+
+    items = [
+        {"action": "viewed", "obj": "a", "actor_id": "own"},
+        {"action": "viewed", "obj": "b"},
+        {"action": "viewed", "obj": "c"},
+    ]
+
+    assert record_triggers(request, items) == []
+    assert not Trigger.objects.exists()
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+
+
+def test_record_triggers_for_a_request_without_actor_still_checks_items() -> None:
+    request = RequestFactory().get("/")
+    request.user = AnonymousUser()
+
+    with pytest.raises(ValueError, match=r"^Trigger 1: action must not be empty"):
+        record_triggers(request, [{"action": "viewed", "obj": "a"}, {"action": "", "obj": "b"}])
+
+
+@override_settings(BROCKMAN_CONSENT="django_brockman.consent.honour_do_not_track")
+def test_record_triggers_refused_consent_needs_no_actor() -> None:
+    request = RequestFactory().get("/", headers={"Sec-GPC": "1"})
+    request.user = AnonymousUser()
+
+    assert record_triggers(request, [{"action": "viewed", "obj": "page"}]) == []

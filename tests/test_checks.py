@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.checks import run_checks
 from django.test import override_settings
 
-from django_brockman.checks import check_settings
+from django_brockman.checks import check_deploy_settings, check_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,20 +24,40 @@ def test_check_settings_passes_with_valid_settings() -> None:
     assert check_settings() == []
 
 
+def deploy_ids() -> list[str]:
+    return [message.id for message in check_deploy_settings()]  # type: ignore[misc]
+
+
 @pytest.mark.parametrize("key", ["", None])
-def test_check_api_key_missing_is_e001(key: str | None) -> None:
+def test_check_api_key_missing_is_e001_at_deploy_only(key: str | None) -> None:
     with override_settings(BROCKMAN_API_KEY=key):
-        assert ids() == ["brockman.E001"]
+        assert deploy_ids() == ["brockman.E001"]
+        assert ids() == []
 
 
-def test_check_api_key_unset_is_e001(settings: object) -> None:
+def test_check_api_key_unset_is_e001_at_deploy_only(settings: object) -> None:
     del settings.BROCKMAN_API_KEY  # type: ignore[attr-defined]
-    assert ids() == ["brockman.E001"]
+    assert deploy_ids() == ["brockman.E001"]
+    assert ids() == []
+
+
+def test_check_api_key_missing_is_registered_as_a_deploy_check(settings: object) -> None:
+    del settings.BROCKMAN_API_KEY  # type: ignore[attr-defined]
+
+    def brockman(**kwargs: Any) -> list[str]:
+        return [m.id for m in run_checks(**kwargs) if m.id.startswith("brockman.")]  # type: ignore[union-attr]
+
+    assert brockman() == []
+    assert brockman(include_deployment_checks=True) == ["brockman.E001"]
+
+
+def test_check_api_key_present_passes() -> None:
+    assert deploy_ids() == []
 
 
 @override_settings(BROCKMAN_API_KEY="", BROCKMAN_BACKEND="tests.test_checks.NotHttp")
 def test_check_api_key_not_needed_by_other_backends() -> None:
-    assert ids() == []
+    assert deploy_ids() == []
 
 
 class NotHttp:
@@ -65,6 +86,7 @@ def test_check_backend_unimportable_is_e004() -> None:
 def test_check_backend_unimportable_reports_only_e004_without_key() -> None:
     # Whether the backend needs a key is unknown until it imports: one error, not two.
     assert ids() == ["brockman.E004"]
+    assert deploy_ids() == []
 
 
 @pytest.mark.parametrize(
@@ -114,25 +136,49 @@ def test_check_task_max_seconds_fraction_passes() -> None:
     assert ids() == []
 
 
-def test_manage_py_check_fails_without_api_key_and_hides_it(tmp_path: Path) -> None:
-    settings_module = tmp_path / "nokey_settings.py"
-    settings_module.write_text(
-        "from tests.settings import *\nBROCKMAN_API_KEY = ''\n", encoding="utf-8"
+def manage_without_key(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run manage.py with the test settings less BROCKMAN_API_KEY, as on a fresh checkout."""
+    (tmp_path / "nokey_settings.py").write_text(
+        "from tests.settings import *\ndel BROCKMAN_API_KEY\n", encoding="utf-8"
     )
-    completed = subprocess.run(
-        [sys.executable, "-m", "django", "check"],
-        cwd=ROOT,
+    (tmp_path / "nokey_tests.py").write_text(
+        "from django.test import SimpleTestCase\n\n"
+        "class Passes(SimpleTestCase):\n    def test_passes(self):\n        pass\n",
+        encoding="utf-8",
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "django", *args],
+        cwd=tmp_path,
         env={
             "PYTHONPATH": f"{ROOT}:{tmp_path}",
             "DJANGO_SETTINGS_MODULE": "nokey_settings",
+            "BROCKMAN_TEST_DB_NAME": str(tmp_path / "db.sqlite3"),
             "PATH": "/usr/bin:/bin",
         },
         capture_output=True,
         text=True,
+        timeout=120,
         check=False,
     )
+
+
+@pytest.mark.parametrize(
+    "args", [["check"], ["migrate", "--no-input"], ["test", "nokey_tests"]], ids=str
+)
+def test_manage_py_runs_without_api_key(tmp_path: Path, args: list[str]) -> None:
+    completed = manage_without_key(tmp_path, *args)
+
+    assert completed.returncode == 0, completed.stderr
+    assert "brockman.E001" not in completed.stdout + completed.stderr
+
+
+def test_manage_py_check_deploy_fails_without_api_key(tmp_path: Path) -> None:
+    completed = manage_without_key(tmp_path, "check", "--deploy")
+
     assert completed.returncode == 1
     assert "brockman.E001" in completed.stderr
+    assert "django_brockman.backends.console.ConsoleBackend" in completed.stderr
+    assert "python -m django_brockman.receiver --api-key" in completed.stderr
 
 
 def test_manage_py_check_passes_with_api_key() -> None:
@@ -186,13 +232,26 @@ def test_check_callable_settings_accept_none_and_built_ins() -> None:
     assert ids() == []
 
 
-@pytest.mark.parametrize("name", ["BROCKMAN_ENABLED", "BROCKMAN_SET_ACTOR_COOKIE"])
 @pytest.mark.parametrize("value", ["False", 0, None])
-def test_check_switches_not_bool_is_e013(name: str, value: object) -> None:
-    with override_settings(**{name: value}):
+def test_check_enabled_not_bool_is_e013(value: object) -> None:
+    with override_settings(BROCKMAN_ENABLED=value):
         messages = check_settings()
     assert [m.id for m in messages] == ["brockman.E013"]
-    assert name in messages[0].msg
+    assert "BROCKMAN_ENABLED" in messages[0].msg
+
+
+@pytest.mark.parametrize("value", ["when-needed", True, False])
+def test_check_set_actor_cookie_accepts_its_three_values(value: object) -> None:
+    with override_settings(BROCKMAN_SET_ACTOR_COOKIE=value):
+        assert ids() == []
+
+
+@pytest.mark.parametrize("value", ["False", "always", "WHEN-NEEDED", 0, 1, None])
+def test_check_set_actor_cookie_invalid_is_e015(value: object) -> None:
+    with override_settings(BROCKMAN_SET_ACTOR_COOKIE=value):
+        messages = check_settings()
+    assert [m.id for m in messages] == ["brockman.E015"]
+    assert "BROCKMAN_SET_ACTOR_COOKIE must be 'when-needed', True or False" in messages[0].msg
 
 
 @pytest.mark.parametrize("value", [True, False, ["user_logged_in"], ("user_login_failed",)])
@@ -207,9 +266,22 @@ def test_check_auth_hooks_invalid_is_e014(value: object) -> None:
         assert ids() == ["brockman.E014"]
 
 
-def test_check_set_actor_cookie_without_middleware_is_w010(settings: Any) -> None:
-    settings.BROCKMAN_SET_ACTOR_COOKIE = True
+@pytest.mark.parametrize("value", [True, "when-needed"])
+def test_check_set_actor_cookie_without_middleware_is_w010(settings: Any, value: object) -> None:
+    settings.BROCKMAN_SET_ACTOR_COOKIE = value
     assert ids() == []
 
     settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "brockman" not in m]
     assert ids() == ["brockman.W010"]
+
+
+def test_check_default_set_actor_cookie_without_middleware_is_no_warning(settings: Any) -> None:
+    # A site that records with explicit actor ids needs no middleware.
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "brockman" not in m]
+    assert ids() == []
+
+
+def test_check_set_actor_cookie_off_without_middleware_is_no_warning(settings: Any) -> None:
+    settings.BROCKMAN_SET_ACTOR_COOKIE = False
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "brockman" not in m]
+    assert ids() == []

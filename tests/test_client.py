@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import socket
+from http.client import RemoteDisconnected
 
 import pytest
 import requests
 import responses
 from responses import matchers
+from urllib3.exceptions import MaxRetryError, NameResolutionError
 
 from django_brockman import __version__
 from django_brockman.client import FocusLabClient, build_body, normalize_endpoint
@@ -20,7 +24,10 @@ from django_brockman.exceptions import (
     ServerError,
     Timeout,
     UnknownError,
+    cause_of,
 )
+from django_brockman.wire import network_cause
+from tests.rawhttp import CREATED, Answer, RawServer, scripted
 
 URL = "https://focuslab.test/api/v1/trigger/"
 KEY = "secret-key-123"
@@ -303,3 +310,109 @@ def test_client_leaves_a_given_session_as_configured() -> None:
     FocusLabClient(KEY, session=session)
 
     assert session.trust_env is True
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_refused_connection_is_named_with_the_url() -> None:
+    endpoint = f"http://127.0.0.1:{closed_port()}/api/v1/"
+    client = FocusLabClient(KEY, endpoint, timeout=2)
+
+    with pytest.raises(NetworkError) as caught:
+        client.record_trigger("a1", "viewed", "page")
+
+    assert caught.value.cause == "connection refused"
+    assert str(caught.value) == f"connection refused ({endpoint}trigger/)"
+    assert caught.value.url == endpoint + "trigger/"
+
+
+def test_silent_server_is_a_timeout_in_seconds() -> None:
+    with RawServer(scripted(Answer(parts=(), hold=3))) as server:
+        client = FocusLabClient(KEY, server.endpoint, timeout=0.5)
+
+        with pytest.raises(Timeout) as caught:
+            client.record_trigger("a1", "viewed", "page")
+
+    assert str(caught.value) == f"timed out after 0.5 s ({server.trigger_url})"
+
+
+def test_tls_to_a_plain_http_server_is_a_tls_error() -> None:
+    with RawServer(greeting=CREATED) as server:
+        endpoint = server.endpoint.replace("http://", "https://")
+        client = FocusLabClient(KEY, endpoint, timeout=2)
+
+        with pytest.raises(NetworkError) as caught:
+            client.record_trigger("a1", "viewed", "page")
+
+    assert caught.value.cause.startswith("TLS error (")
+    assert "HTTPSConnectionPool" not in str(caught.value)
+
+
+def test_unresolved_name_is_named_without_urllib3s_wrapper() -> None:
+    # Built as urllib3 and requests wrap it, without asking a resolver.
+    resolution = NameResolutionError(
+        "focuslab.invalid",
+        None,
+        socket.gaierror(-2, "Name or service not known"),  # type: ignore[arg-type]
+    )
+    retries = MaxRetryError(None, "/api/v1/trigger/", resolution)  # type: ignore[arg-type]
+
+    assert network_cause(requests.ConnectionError(retries), 10) == "name not resolved"
+
+
+@pytest.mark.parametrize(
+    ("error", "cause"),
+    [
+        (requests.ConnectionError(ConnectionResetError(104, "reset")), "connection reset"),
+        (requests.ConnectionError(OSError(errno.ENETUNREACH, "x")), "network unreachable"),
+        (requests.ConnectionError(OSError(errno.EHOSTUNREACH, "x")), "host unreachable"),
+        (requests.ConnectTimeout("slow"), "connection timed out after 10 s"),
+        (requests.ReadTimeout("slow"), "timed out after 10 s"),
+        (
+            requests.ConnectionError(RemoteDisconnected("gone")),
+            "connection closed without an answer",
+        ),
+        (ValueError("Invalid IPv6 URL"), "ValueError: Invalid IPv6 URL"),
+    ],
+)
+def test_network_cause_finds_the_root_cause(error: BaseException, cause: str) -> None:
+    assert network_cause(error, 10) == cause
+
+
+def test_error_text_leads_with_status_and_url() -> None:
+    error = ServerError(status=503, body="later", url=URL)
+
+    assert error.cause == "HTTP 503"
+    assert str(error) == f"HTTP 503 ({URL}): FocusLab had a server error | body: later"
+    assert cause_of(error) == "HTTP 503"
+    assert cause_of(KeyError("x")) == "KeyError"
+
+
+def test_error_raised_bare_reads_as_the_reference_did() -> None:
+    assert str(ServerError()) == "FocusLab had a server error"
+
+
+def test_error_url_never_shows_credentials_of_the_endpoint(
+    mocked_api: responses.RequestsMock,
+) -> None:
+    mocked_api.add(responses.POST, "https://user:pw@focuslab.test/api/v1/trigger/", status=500)
+    client = FocusLabClient(KEY, "https://user:pw@focuslab.test/api/v1/")
+
+    with pytest.raises(ServerError) as caught:
+        client.record_trigger("a1", "viewed", "page")
+
+    assert caught.value.url == "https://focuslab.test/api/v1/trigger/"
+    assert "pw" not in str(caught.value)
+
+
+def test_error_texts_hold_no_control_characters() -> None:
+    # A NUL cannot be stored in a PostgreSQL text column: last_error would not be written.
+    error = ServerError(status=500, body="a\x00b\x1bc\nd", url=URL)
+    network = NetworkError(cause="malformed answer (\x00\x00)", url=URL)
+
+    assert error.body == "a\ufffdb\ufffdc\nd"
+    assert "\x00" not in str(network)

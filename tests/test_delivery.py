@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -20,7 +19,7 @@ from django_brockman.delivery import (
     make_deliverer,
 )
 from django_brockman.exceptions import ServerError
-from django_brockman.models import Trigger
+from django_brockman.models import Status, Trigger
 
 
 class Backend(BaseBackend):
@@ -46,10 +45,12 @@ class Backend(BaseBackend):
 
 
 def trigger(obj: str = "page", lease_left: float = 300.0) -> Trigger:
+    """A claimed trigger, its lease ending in *lease_left* seconds."""
     return Trigger(
         actor_id="actor",
         action="viewed",
         obj=obj,
+        status=Status.SENDING,
         next_attempt_at=timezone.now() + timedelta(seconds=lease_left),
     )
 
@@ -166,9 +167,8 @@ def test_threaded_deliverer_backend_failing_in_thread_skips_with_error() -> None
     assert failed[0].unexpected
 
 
-def test_threaded_deliverer_yields_empty_groups_while_waiting(monkeypatch: Any) -> None:
-    monkeypatch.setattr("django_brockman.delivery.POLL_SECONDS", 0.05)
-    deliverer = ThreadedDeliverer(lambda: Backend(delay=0.4), sender(), 2)
+def test_threaded_deliverer_yields_empty_groups_while_waiting() -> None:
+    deliverer = ThreadedDeliverer(lambda: Backend(delay=0.4), sender(), 2, poll_seconds=0.05)
     deliverer.submit(trigger())
 
     groups = list(deliverer.results())

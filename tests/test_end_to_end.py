@@ -54,7 +54,8 @@ def test_flush_delivers_recorded_triggers_over_http() -> None:
         variables={"total": 9.5, "skus": ["a", "b"]},
     )
 
-    with Receiver(api_key=API_KEY) as receiver:
+    # Strict: the reference client's wire, so an empty dict sent by ours would be a 400.
+    with Receiver(api_key=API_KEY, strict=True) as receiver:
         # One request at a time, so the receiver sees them oldest first.
         completed = run_flush(receiver.url, "--concurrency", "1")
         received = receiver.received

@@ -16,9 +16,10 @@ from django.db import DatabaseError, transaction
 from django.test import override_settings
 from django.utils import timezone
 
-from django_brockman import engine, outbox, signals
-from django_brockman.engine import FlushResult, flush
+from django_brockman import outbox, signals
+from django_brockman.engine import FlushResult, Tuning, flush, flush_loop
 from django_brockman.models import Status, Trigger
+from tests.clock import FakeClock
 from tests.conftest import TRIGGER_URL
 from tests.testapp.backends import ExplodingBackend
 
@@ -306,17 +307,28 @@ def test_flush_stop_with_threads_releases_all_unsent(mocked_api: responses.Reque
     assert not Trigger.objects.filter(status=Status.PENDING, attempts__gt=0).exists()
 
 
+def taking(clock: FakeClock, seconds: float) -> Callback:
+    """A 201 that takes *seconds* of the fake clock's time."""
+
+    def callback(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        clock.advance(seconds)
+        return 201, {}, ""
+
+    return callback
+
+
 def test_flush_max_seconds_stops_sending_and_releases_rest(
     mocked_api: responses.RequestsMock,
 ) -> None:
     make_triggers(10)
-    mocked_api.add_callback(responses.POST, TRIGGER_URL, callback=slow_201(0.4))
+    clock = FakeClock()
+    mocked_api.add_callback(responses.POST, TRIGGER_URL, callback=taking(clock, 0.4))
 
-    result = flush(batch_size=10, concurrency=1, max_seconds=1.0)
+    result = flush(batch_size=10, concurrency=1, max_seconds=1.0, clock=clock)
 
     assert not result.interrupted
-    assert 1 <= result.sent < 10
-    assert result.sent + result.released == 10
+    # Three requests take 1.2 s: none starts after the first second.
+    assert (result.sent, result.released) == (3, 7)
     assert not Trigger.objects.filter(status=Status.SENDING).exists()
 
 
@@ -327,12 +339,14 @@ def test_flush_does_not_start_request_when_lease_is_ending(
     # A request may take the whole timeout: with 12 s of lease and 11 s of margin, only
     # the first second of each claim may start one. The rest go back and are claimed anew.
     triggers = make_triggers(3)
-    mocked_api.add_callback(responses.POST, TRIGGER_URL, callback=slow_201(1.1))
+    clock = FakeClock()
+    mocked_api.add_callback(responses.POST, TRIGGER_URL, callback=taking(clock, 1.1))
 
-    result = flush(batch_size=3, concurrency=1)
+    result = flush(batch_size=3, concurrency=1, clock=clock)
 
     assert result.sent == 3
-    assert result.released >= 1
+    # Each claim sends one: the second request would start 1.1 s into the lease.
+    assert result.released == 3
     assert result.claimed == 3 + result.released
     assert sorted(sent_keys(mocked_api)) == sorted(str(t.uuid) for t in triggers)
     assert statuses() == [(Status.SENT, 1)] * 3
@@ -495,15 +509,15 @@ def test_flush_streams_the_backlog_in_batches(
         return claim_batch(size, *args, **kwargs)
 
     monkeypatch.setattr(outbox, "claim_batch", recording_claim)
-    monkeypatch.setattr(engine, "WRITE_BACK_SIZE", 20)
+    tuning = Tuning(write_back_size=20)
 
-    result = flush(batch_size=10, concurrency=concurrency)
+    result = flush(batch_size=10, concurrency=concurrency, tuning=tuning)
 
     assert result.sent == 120
     assert len(held_at_claim) == 13  # twelve batches, then one that finds nothing due
     # Held: results not yet written back (at most a write-back group), and fewer than
     # *concurrency* requests in flight plus one queued behind each.
-    assert max(held_at_claim) < engine.WRITE_BACK_SIZE + 2 * concurrency
+    assert max(held_at_claim) < tuning.write_back_size + 2 * concurrency
 
 
 def test_flush_writes_a_claims_results_back_once_all_are_in(
@@ -513,8 +527,7 @@ def test_flush_writes_a_claims_results_back_once_all_are_in(
     # being fully answered does. So a crash can repeat requests of one batch only.
     make_triggers(12)
     mocked_api.add(responses.POST, TRIGGER_URL, status=201)
-    monkeypatch.setattr(engine, "WRITE_BACK_SIZE", 1000)
-    monkeypatch.setattr(engine, "WRITE_BACK_SECONDS", 1000.0)
+    tuning = Tuning(write_back_size=1000, write_back_seconds=1000.0)
     claim_batch = outbox.claim_batch
     sent_at_claim: list[int] = []
 
@@ -524,7 +537,7 @@ def test_flush_writes_a_claims_results_back_once_all_are_in(
 
     monkeypatch.setattr(outbox, "claim_batch", recording_claim)
 
-    assert flush(batch_size=5, concurrency=1).sent == 12
+    assert flush(batch_size=5, concurrency=1, tuning=tuning).sent == 12
 
     # Claims 2 and 3 come while the previous batch's last trigger is still queued; by
     # then every earlier batch is written back.
@@ -539,3 +552,58 @@ def test_flush_refuses_to_run_inside_a_transaction(mocked_api: responses.Request
 
     assert len(mocked_api.calls) == 0
     assert statuses() == [(Status.PENDING, 0)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_flush_loop_sleeps_on_its_clock_only_when_nothing_was_due(
+    mocked_api: responses.RequestsMock,
+) -> None:
+    make_triggers(2)
+    mocked_api.add(responses.POST, TRIGGER_URL, status=201)
+    clock, stop = FakeClock(), threading.Event()
+    reported: list[int] = []
+
+    def report(result: FlushResult) -> None:
+        reported.append(result.sent)
+        if len(reported) == 3:
+            stop.set()
+
+    last = flush_loop(interval=5.0, stop=stop, report=report, clock=clock, concurrency=1)
+
+    # A run that sent something is followed at once by the next; an empty one by a sleep.
+    assert reported == [2, 0, 0]
+    assert clock.monotonic() == 5.0
+    assert last.claimed == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(BROCKMAN_API_KEY="rejected-key-value")
+def test_flush_loop_ends_on_a_configuration_error(mocked_api: responses.RequestsMock) -> None:
+    make_triggers(1)
+    mocked_api.add(responses.POST, TRIGGER_URL, status=401)
+
+    result = flush_loop(interval=5.0, clock=FakeClock(), concurrency=1)
+
+    assert result.error is not None
+    assert statuses() == [(Status.PENDING, 0)]
+
+
+@pytest.mark.parametrize(("status", "signal"), [(201, "trigger_sent"), (400, "trigger_failed")])
+def test_flush_signal_passes_the_trigger_as_its_row_was_written(
+    mocked_api: responses.RequestsMock,
+    collected: list[dict[str, Any]],
+    status: int,
+    signal: str,
+) -> None:
+    make_triggers(1, last_error="HTTP 503", attempts=1)
+    mocked_api.add(responses.POST, TRIGGER_URL, status=status)
+
+    flush(concurrency=1)
+
+    (seen,) = collected
+    assert seen["signal"] is getattr(signals, signal)
+    row = Trigger.objects.get()
+    columns = ("status", "attempts", "claim_token", "last_error", "updated_at", "sent_at")
+    assert {name: getattr(seen["trigger"], name) for name in columns} == {
+        name: getattr(row, name) for name in columns
+    }

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.db.models.signals import post_save
 from django.dispatch import Signal
 from django.test import RequestFactory, override_settings
@@ -164,3 +164,20 @@ def test_trigger_on_error_raises_in_debug(connected: list[Hook]) -> None:
 
     with pytest.raises(ValueError, match="No actor for this trigger"):
         Order.objects.create(customer_id=42)
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_trigger_on_with_a_request_without_actor_records_nothing_and_warns(
+    connected: list[Hook], debug: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    connected.append(trigger_on(page_shown, action="shown", obj="page"))
+    request = RequestFactory().get("/")
+    request.user = AnonymousUser()
+
+    with override_settings(DEBUG=debug):
+        page_shown.send(sender=None, request=request)
+
+    assert rows() == []
+    assert [(r.name, r.levelname) for r in caplog.records] == [
+        ("django_brockman.capture", "WARNING")
+    ]

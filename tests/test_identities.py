@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
 from django.http import HttpRequest
-from django.test import RequestFactory, override_settings
+from django.test import Client, RequestFactory, override_settings
 
+from django_brockman import record_trigger, record_triggers
 from django_brockman.identities import identities_of, request_identities, user_identities
+from django_brockman.models import Trigger
 
 pytestmark = pytest.mark.django_db
 
@@ -72,3 +74,64 @@ def test_request_identities_uses_dotted_path_setting() -> None:
     request = RequestFactory().get("/", {"team": "blue"})
 
     assert request_identities(request, {"crm": "c-1"}) == {"team": "blue", "crm": "c-1"}
+
+
+class IdentitiesBug(Exception):
+    pass
+
+
+def broken_identities(request: HttpRequest) -> dict[str, Any]:
+    raise IdentitiesBug("the profile could not be loaded")
+
+
+BROKEN = "tests.test_identities.broken_identities"
+
+
+@override_settings(BROCKMAN_IDENTITIES=BROKEN, DEBUG=False)
+def test_identities_that_raise_record_nothing_and_are_logged_in_production(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    request = RequestFactory().get("/")
+    request.fl_actor_id = "a-visitor"  # type: ignore[attr-defined]
+
+    assert record_trigger(request, "viewed", "page") is None
+
+    assert not Trigger.objects.exists()
+    [error] = caplog.records
+    assert (error.name, error.levelname) == ("django_brockman.capture", "ERROR")
+    assert "BROCKMAN_IDENTITIES" in error.getMessage()
+    assert error.exc_info is not None
+    assert isinstance(error.exc_info[1], IdentitiesBug)
+
+
+@override_settings(BROCKMAN_IDENTITIES=BROKEN, DEBUG=True)
+def test_identities_that_raise_raise_in_debug() -> None:
+    request = RequestFactory().get("/")
+    request.fl_actor_id = "a-visitor"  # type: ignore[attr-defined]
+
+    with pytest.raises(IdentitiesBug):
+        record_trigger(request, "viewed", "page")
+
+
+@override_settings(BROCKMAN_IDENTITIES=BROKEN, DEBUG=False)
+def test_identities_that_raise_in_bulk_record_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    request = RequestFactory().get("/")
+    request.fl_actor_id = "a-visitor"  # type: ignore[attr-defined]
+
+    assert record_triggers(request, [{"action": "viewed", "obj": "page"}]) == []
+    assert not Trigger.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/visit/", "/async-visit/", "/tagged/"])
+@override_settings(BROCKMAN_IDENTITIES=BROKEN, DEBUG=False)
+def test_identities_that_raise_never_break_the_page(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = Client()
+    client.cookies["fl_actor_id"] = "a-visitor"
+
+    response = client.get(path)
+
+    assert response.status_code == 200
+    assert not Trigger.objects.exists()
+    assert [r.exc_info[1].__class__ for r in caplog.records if r.exc_info] == [IdentitiesBug]

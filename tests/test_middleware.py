@@ -13,7 +13,7 @@ from asgiref.sync import iscoroutinefunction
 from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, Client, RequestFactory, override_settings
 
-from django_brockman.actor import COOKIE_MAX_AGE
+from django_brockman.actor import COOKIE_MAX_AGE, request_actor_id
 from django_brockman.middleware import BrockmanMiddleware
 from tests.conftest import run_async
 
@@ -156,3 +156,28 @@ def test_middleware_is_sync_with_sync_handler() -> None:
 
     assert not iscoroutinefunction(middleware)
     assert isinstance(middleware(RequestFactory().get("/")), HttpResponse)
+
+
+def test_middleware_sets_the_cookie_of_an_id_drawn_during_the_view() -> None:
+    def view(request: HttpRequest) -> HttpResponse:
+        assert request_actor_id(request) == request_actor_id(request)
+        return HttpResponse()
+
+    request = RequestFactory().get("/")
+    response = BrockmanMiddleware(view)(request)
+
+    minted = response.cookies["fl_actor_id"].value  # type: ignore[union-attr]
+    assert MINTED.fullmatch(minted)
+    assert request.fl_actor_id == minted  # type: ignore[attr-defined]
+    assert "Cookie" in response["Vary"]  # type: ignore[index]
+
+
+@override_settings(BROCKMAN_SET_ACTOR_COOKIE=False)
+def test_middleware_mints_nothing_when_off() -> None:
+    def view(request: HttpRequest) -> HttpResponse:
+        assert request_actor_id(request) is None
+        return HttpResponse()
+
+    response = BrockmanMiddleware(view)(RequestFactory().get("/"))
+
+    assert "fl_actor_id" not in response.cookies  # type: ignore[union-attr]

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 import threading
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Collection
+from datetime import datetime, timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from django_brockman import outbox
+from django_brockman import outbox, transitions
 from django_brockman.models import Status, Trigger
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +29,29 @@ def expire(claim: outbox.Claim) -> None:
     Trigger.objects.filter(claim_token=claim.token).update(
         next_attempt_at=timezone.now() - timedelta(seconds=1)
     )
+
+
+def write(claim: outbox.Claim, ids: Collection[int], change: transitions.Change) -> int:
+    """Write *change* back for the rows *ids* of *claim*; how many rows it wrote."""
+    results = [(copy.copy(t), change) for t in claim.triggers if t.pk in ids]
+    tally = transitions.write_back(claim.using, results)
+    return tally.sent + tally.retried + tally.failed + tally.released
+
+
+def mark_sent(claim: outbox.Claim, ids: Collection[int]) -> int:
+    return write(claim, ids, transitions.sent(timezone.now()))
+
+
+def mark_retry(claim: outbox.Claim, pk: int, retry_at: datetime, error: str) -> int:
+    return write(claim, [pk], transitions.retried(retry_at, error, timezone.now()))
+
+
+def mark_failed(claim: outbox.Claim, pk: int, error: str) -> int:
+    return write(claim, [pk], transitions.failed(error, timezone.now()))
+
+
+def release(claim: outbox.Claim, ids: Collection[int]) -> int:
+    return write(claim, ids, transitions.released(timezone.now()))
 
 
 def test_claim_batch_takes_due_rows_oldest_first() -> None:
@@ -112,7 +136,7 @@ def test_mark_sent_records_success() -> None:
     make_triggers(1, last_error="HTTP 503", attempts=2)
     claim = outbox.claim_batch(10, 300)
 
-    assert outbox.mark_sent(claim, [t.pk for t in claim.triggers]) == 1
+    assert mark_sent(claim, [t.pk for t in claim.triggers]) == 1
 
     row = Trigger.objects.get()
     assert (row.status, row.attempts, row.claim_token, row.last_error) == (
@@ -129,7 +153,7 @@ def test_mark_retry_records_attempt_and_due_time() -> None:
     claim = outbox.claim_batch(10, 300)
     retry_at = timezone.now() + timedelta(minutes=7)
 
-    assert outbox.mark_retry(claim, claim.triggers[0].pk, retry_at, "HTTP 503") == 1
+    assert mark_retry(claim, claim.triggers[0].pk, retry_at, "HTTP 503") == 1
 
     row = Trigger.objects.get()
     assert (row.status, row.attempts, row.next_attempt_at, row.last_error) == (
@@ -145,7 +169,7 @@ def test_mark_failed_keeps_reason() -> None:
     make_triggers(1)
     claim = outbox.claim_batch(10, 300)
 
-    assert outbox.mark_failed(claim, claim.triggers[0].pk, "HTTP 400 | body: bad") == 1
+    assert mark_failed(claim, claim.triggers[0].pk, "HTTP 400 | body: bad") == 1
 
     row = Trigger.objects.get()
     assert (row.status, row.attempts, row.last_error, row.claim_token) == (
@@ -160,7 +184,7 @@ def test_release_spends_no_attempt_and_is_due_at_once() -> None:
     make_triggers(2, attempts=4)
     claim = outbox.claim_batch(10, 300)
 
-    assert outbox.release(claim, [t.pk for t in claim.triggers]) == 2
+    assert release(claim, [t.pk for t in claim.triggers]) == 2
 
     rows = list(Trigger.objects.all())
     assert {(row.status, row.attempts, row.claim_token) for row in rows} == {
@@ -173,16 +197,16 @@ def test_release_spends_no_attempt_and_is_due_at_once() -> None:
 def test_release_nothing_is_a_no_op() -> None:
     make_triggers(1)
 
-    assert outbox.release(outbox.claim_batch(10, 300), []) == 0
+    assert release(outbox.claim_batch(10, 300), []) == 0
 
 
 @pytest.mark.parametrize(
     "write",
     [
-        lambda claim, pk: outbox.mark_sent(claim, [pk]),
-        lambda claim, pk: outbox.mark_retry(claim, pk, timezone.now(), "HTTP 500"),
-        lambda claim, pk: outbox.mark_failed(claim, pk, "HTTP 400"),
-        lambda claim, pk: outbox.release(claim, [pk]),
+        lambda claim, pk: mark_sent(claim, [pk]),
+        lambda claim, pk: mark_retry(claim, pk, timezone.now(), "HTTP 500"),
+        lambda claim, pk: mark_failed(claim, pk, "HTTP 400"),
+        lambda claim, pk: release(claim, [pk]),
     ],
     ids=["sent", "retry", "failed", "release"],
 )
@@ -203,7 +227,7 @@ def test_write_back_late_writer_cannot_overwrite_newer_claim(
         0,
         "",
     )
-    assert outbox.mark_sent(current, [trigger.pk]) == 1
+    assert mark_sent(current, [trigger.pk]) == 1
 
 
 def test_write_back_late_writer_cannot_undo_newer_result() -> None:
@@ -211,9 +235,9 @@ def test_write_back_late_writer_cannot_undo_newer_result() -> None:
     late = outbox.claim_batch(10, 300)
     expire(late)
     current = outbox.claim_batch(10, 300)
-    outbox.mark_failed(current, trigger.pk, "HTTP 400")
+    mark_failed(current, trigger.pk, "HTTP 400")
 
-    assert outbox.mark_sent(late, [trigger.pk]) == 0
+    assert mark_sent(late, [trigger.pk]) == 0
     assert Trigger.objects.get().status == Status.FAILED
 
 
@@ -223,7 +247,7 @@ def test_write_back_expired_but_unclaimed_lease_still_writes() -> None:
     claim = outbox.claim_batch(10, 300)
     expire(claim)
 
-    assert outbox.mark_sent(claim, [claim.triggers[0].pk]) == 1
+    assert mark_sent(claim, [claim.triggers[0].pk]) == 1
     assert Trigger.objects.get().status == Status.SENT
 
 
@@ -231,9 +255,9 @@ def test_write_back_same_claim_cannot_write_twice() -> None:
     make_triggers(1)
     claim = outbox.claim_batch(10, 300)
     pk = claim.triggers[0].pk
-    outbox.mark_retry(claim, pk, timezone.now(), "HTTP 500")
+    mark_retry(claim, pk, timezone.now(), "HTTP 500")
 
-    assert outbox.mark_sent(claim, [pk]) == 0
+    assert mark_sent(claim, [pk]) == 0
     assert Trigger.objects.get().status == Status.PENDING
 
 
@@ -248,7 +272,7 @@ def test_requeue_failed_resets_attempts_and_due_time() -> None:
     (sent,) = make_triggers(1, status=Status.SENT, attempts=1)
     (waiting,) = make_triggers(1, attempts=3, next_attempt_at=timezone.now() + timedelta(days=1))
 
-    assert outbox.requeue_failed() == 1
+    assert transitions.requeue_failed() == 1
 
     failed.refresh_from_db()
     assert (failed.status, failed.attempts) == (Status.PENDING, 0)

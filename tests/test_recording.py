@@ -81,17 +81,33 @@ def test_record_trigger_falls_back_to_user_pk(rf: RequestFactory) -> None:
     assert trigger.actor_id == str(user.pk)
 
 
-def test_record_trigger_without_actor_raises(rf: RequestFactory) -> None:
+@pytest.mark.parametrize("debug", [False, True], ids=["production", "debug"])
+def test_record_trigger_without_actor_records_nothing_and_warns(
+    rf: RequestFactory, debug: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A request that did not pass through BrockmanMiddleware: no id can be minted.
     request = rf.get("/")
     request.user = AnonymousUser()
 
-    with pytest.raises(ValueError, match="No actor for this trigger"):
-        record_trigger(request, "viewed", "page")
+    with override_settings(DEBUG=debug):
+        assert record_trigger(request, "viewed", "page") is None
+
     assert not Trigger.objects.exists()
+    [warning] = caplog.records
+    assert (warning.name, warning.levelname) == ("django_brockman.capture", "WARNING")
+    assert "BrockmanMiddleware" in warning.getMessage()
+
+
+def test_record_trigger_without_actor_still_rejects_bad_input(rf: RequestFactory) -> None:
+    request = rf.get("/")
+    request.user = AnonymousUser()
+
+    with pytest.raises(ValueError, match="obj must not be empty"):
+        record_trigger(request, "viewed", "")
 
 
 def test_record_trigger_without_request_needs_actor() -> None:
-    with pytest.raises(ValueError, match="No actor"):
+    with pytest.raises(ValueError, match="No actor for this trigger: without a request"):
         record_trigger(None, "viewed", "page")
 
 
@@ -318,13 +334,21 @@ def test_arecord_trigger_in_async_view_prefers_cookie_actor() -> None:
     assert (stored.actor_id, stored.identities) == ("browser-actor", {})
 
 
-def test_arecord_trigger_without_actor_raises() -> None:
+def test_arecord_trigger_without_actor_records_nothing_and_warns(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     request = AsyncRequestFactory().get("/")
     request.auser = anonymous  # type: ignore[attr-defined]
 
-    with pytest.raises(ValueError, match="No actor for this trigger"):
-        run_async(arecord_trigger(request, "viewed", "page"))
+    assert run_async(arecord_trigger(request, "viewed", "page")) is None
+
     assert not Trigger.objects.exists()
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+
+
+def test_arecord_trigger_without_request_needs_actor() -> None:
+    with pytest.raises(ValueError, match="No actor for this trigger: without a request"):
+        run_async(arecord_trigger(None, "viewed", "page"))
 
 
 def test_arecord_trigger_bad_input_raises_and_stores_nothing() -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
 from django.test import override_settings
+from hypothesis import given
+from hypothesis import strategies as st
 
 from django_brockman.exceptions import (
     BadAPIKey,
@@ -35,7 +38,7 @@ def policy(
 
 
 def test_decide_success_is_sent() -> None:
-    assert policy().decide(None, 1, NOW).verdict is Verdict.SENT
+    assert policy().decide(None, 1, NOW).verdict is Verdict.ACCEPTED
 
 
 @pytest.mark.parametrize(
@@ -75,7 +78,7 @@ def test_decide_transient_error_is_retried_later(error: FocusLabError) -> None:
 def test_decide_client_error_fails_at_once_with_reason(error: FocusLabError) -> None:
     outcome = policy().decide(error, 1, NOW)
 
-    assert outcome.verdict is Verdict.FAILED
+    assert outcome.verdict is Verdict.GIVE_UP
     assert outcome.retry_at is None
     assert outcome.error == str(error)
 
@@ -122,19 +125,19 @@ def test_decide_last_attempt_fails_with_last_error() -> None:
     assert policy(max_attempts=3).decide(error, 2, NOW).verdict is Verdict.RETRY
     outcome = policy(max_attempts=3).decide(error, 3, NOW)
 
-    assert outcome.verdict is Verdict.FAILED
+    assert outcome.verdict is Verdict.GIVE_UP
     assert outcome.error == f"gave up after 3 attempts: {error}"
     assert "down for maintenance" in outcome.error
 
 
 def test_decide_max_attempts_one_never_retries() -> None:
-    assert policy(max_attempts=1).decide(Timeout(), 1, NOW).verdict is Verdict.FAILED
+    assert policy(max_attempts=1).decide(Timeout(), 1, NOW).verdict is Verdict.GIVE_UP
 
 
 def test_decide_unexpected_exception_fails_after_last_attempt() -> None:
     outcome = policy(max_attempts=2).decide(RuntimeError("bug"), 2, NOW)
 
-    assert outcome.verdict is Verdict.FAILED
+    assert outcome.verdict is Verdict.GIVE_UP
     assert outcome.error == "gave up after 2 attempts: RuntimeError: bug"
 
 
@@ -203,7 +206,7 @@ def test_decide_backoff_longer_than_retry_after_wins() -> None:
 def test_decide_retry_after_does_not_save_the_last_attempt() -> None:
     error = UnknownError(status=429, retry_after="5")
 
-    assert policy(max_attempts=2).decide(error, 2, NOW).verdict is Verdict.FAILED
+    assert policy(max_attempts=2).decide(error, 2, NOW).verdict is Verdict.GIVE_UP
 
 
 @pytest.mark.parametrize(
@@ -222,6 +225,10 @@ def test_decide_retry_after_does_not_save_the_last_attempt() -> None:
         ("-5", None),
         ("1.5", None),
         ("\u0661\u0662", None),  # Arabic-Indic digits are not HTTP digits
+        # Dates that exist in no calendar datetime can hold: unusable, never a crash.
+        ("Mon, 01 Jan 99999999999999999999 00:00:00 GMT", None),
+        ("Mon, 01 Jan 0001 00:00:00 +2359", NOW),  # a two-digit year: 2001
+        ("Fri, 31 Dec 9999 23:59:59 -2359", None),
     ],
 )
 def test_parse_retry_after_forms(header: str | None, expected: datetime | None) -> None:
@@ -246,3 +253,59 @@ def test_from_settings_defaults() -> None:
     retry = RetryPolicy.from_settings()
 
     assert (retry.base, retry.cap, retry.max_attempts) == (5.0, 3600.0, 15)
+
+
+DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Xyz", ""]
+MONTHS = ["Jan", "Feb", "Mar", "Dec", "Foo", ""]
+ZONES = ["GMT", "UTC", "Z", "+0000", "+2359", "-2359", "+9999", "EST", "", "+", "-"]
+NUMBERS = st.integers(0, 99) | st.integers(-(10**30), 10**30)
+HTTP_DATES = st.builds(
+    "{}, {} {} {} {}:{}:{} {}".format,
+    st.sampled_from(DAYS),
+    NUMBERS,
+    st.sampled_from(MONTHS),
+    st.integers(0, 10_000) | st.integers(-(10**30), 10**30),
+    NUMBERS,
+    NUMBERS,
+    NUMBERS,
+    st.sampled_from(ZONES),
+)
+HEADERS = (
+    st.none()
+    | st.text()
+    | st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=255))
+    | HTTP_DATES
+    | st.from_regex(r"\A\s*-?[0-9]{1,40}(\.[0-9]*)?\s*\Z")
+)
+NOWS = st.datetimes(
+    min_value=datetime(1900, 1, 1), max_value=datetime(9990, 1, 1), timezones=st.just(timezone.utc)
+)
+
+
+@given(header=HEADERS, now=NOWS)
+def test_parse_retry_after_never_raises_and_stays_within_a_day(
+    header: str | None, now: datetime
+) -> None:
+    when = parse_retry_after(header, now)
+
+    assert when is None or now <= when <= now + MAX_RETRY_AFTER
+
+
+@given(header=HEADERS, now=NOWS.map(lambda now: now.replace(tzinfo=None)))
+def test_parse_retry_after_with_naive_now_never_raises(header: str | None, now: datetime) -> None:
+    # USE_TZ = False: Django's now() is naive local time.
+    when = parse_retry_after(header, now)
+
+    assert when is None or when.tzinfo is None
+
+
+@given(seconds=st.integers(0, 86_400), now=NOWS)
+def test_parse_retry_after_honours_seconds_within_a_day(seconds: int, now: datetime) -> None:
+    assert parse_retry_after(str(seconds), now) == now + timedelta(seconds=seconds)
+
+
+@given(seconds=st.integers(0, 86_400), now=NOWS.map(lambda now: now.replace(microsecond=0)))
+def test_parse_retry_after_honours_http_dates_within_a_day(seconds: int, now: datetime) -> None:
+    header = format_datetime(now + timedelta(seconds=seconds), usegmt=True)
+
+    assert parse_retry_after(header, now) == now + timedelta(seconds=seconds)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import responses
 from django.db import transaction
 from django.dispatch import Signal
+from django.test import Client
 
-from django_brockman import arecord_trigger, record_trigger, signals
+from django_brockman import arecord_trigger, record_trigger, record_triggers, signals
 from django_brockman.engine import flush
 from django_brockman.models import Status, Trigger
 from tests.conftest import TRIGGER_URL, run_async
@@ -140,3 +142,75 @@ def test_trigger_sent_is_not_sent_for_a_row_erased_while_in_flight(
 
     assert (result.sent, result.lost) == (1, 1)
     assert [call["trigger"].uuid for call in sent.calls] == [kept.uuid]
+
+
+class ReceiverBug(Exception):
+    pass
+
+
+def broken_receiver(sender: object, **kwargs: Any) -> None:
+    raise ReceiverBug("a bug in the site's receiver")
+
+
+@pytest.fixture
+def broken() -> Iterator[None]:
+    signals.trigger_recorded.connect(broken_receiver)
+    yield
+    signals.trigger_recorded.disconnect(broken_receiver)
+
+
+def receiver_errors(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [
+        record
+        for record in caplog.records
+        if record.name.startswith("django_brockman")
+        and record.exc_info is not None
+        and isinstance(record.exc_info[1], ReceiverBug)
+    ]
+
+
+RECORDERS = pytest.mark.parametrize(
+    "record",
+    [
+        lambda: record_trigger(None, "viewed", "page", actor_id="a"),
+        lambda: run_async(arecord_trigger(None, "viewed", "page", actor_id="a")),
+        lambda: record_triggers(None, [{"action": "viewed", "obj": "page", "actor_id": "a"}]),
+    ],
+    ids=["record_trigger", "arecord_trigger", "record_triggers"],
+)
+
+
+@pytest.mark.django_db(transaction=True)
+@RECORDERS
+@pytest.mark.usefixtures("broken")
+def test_trigger_recorded_receiver_error_is_logged_and_later_callbacks_run(
+    record: Callable[[], object], recorded: Listener, caplog: pytest.LogCaptureFixture
+) -> None:
+    confirmations: list[str] = []
+
+    with transaction.atomic():
+        record()
+        # The site's own callback, registered after the trigger: its confirmation email.
+        transaction.on_commit(lambda: confirmations.append("sent"))
+
+    assert confirmations == ["sent"]
+    assert len(recorded.calls) == 1  # the receivers after the broken one still hear of it
+    [error] = receiver_errors(caplog)
+    assert error.levelname == "ERROR"
+    assert "broken_receiver" in error.getMessage()
+    assert Trigger.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("broken")
+def test_trigger_recorded_receiver_error_never_breaks_the_page(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    client = Client()
+    client.cookies["fl_actor_id"] = "a-visitor"
+
+    response = client.get("/visit/")
+
+    assert response.status_code == 200
+    assert Trigger.objects.count() == 1
+    assert len(receiver_errors(caplog)) == 1

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import responses
@@ -14,6 +13,7 @@ from requests import PreparedRequest
 from django_brockman import record_trigger
 from django_brockman.models import Status, Trigger
 from django_brockman.tasks import run_flush
+from tests.clock import FakeClock
 from tests.conftest import TRIGGER_URL
 
 
@@ -59,14 +59,16 @@ def test_run_flush_stops_at_task_limit(mocked_api: responses.RequestsMock) -> No
 def test_run_flush_stops_claiming_after_task_max_seconds(
     mocked_api: responses.RequestsMock,
 ) -> None:
+    record(3)
+    clock = FakeClock()  # started after the triggers were recorded: they are due
+
     def slow_accept(request: PreparedRequest) -> tuple[int, dict[str, str], str]:
-        time.sleep(1.0)  # the whole budget: no second claim may follow
+        clock.advance(1.0)  # the whole budget: no second claim may follow
         return 201, {}, "{}"
 
     mocked_api.add_callback(responses.POST, TRIGGER_URL, callback=slow_accept)
-    record(3)
 
-    summary = run_flush()
+    summary = run_flush(clock)
 
     assert (summary["claimed"], summary["sent"]) == (1, 1)
     assert Trigger.objects.filter(status=Status.PENDING).count() == 2

@@ -29,9 +29,12 @@ from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
 
 from django_brockman.tasks.celery import flush
+from django_brockman.tasks.celery import record_trigger as legacy_record_trigger
 from tests.celery_app import REDIS_URL, app
 
 TASK_NAME = "django_brockman.flush"
+# The reference client's task, for messages queued and call sites written for it.
+LEGACY_TASK_NAME = "brockman.django.celery.tasks.record_trigger"
 TRIGGERS = 60
 READY_SECONDS = 90.0
 RESULT_SECONDS = 180.0
@@ -56,8 +59,9 @@ def test_celery_task_is_found_by_autodiscovery() -> None:
     )
 
     assert completed.returncode == 0, completed.stderr
-    assert completed.stdout.strip() == f"[{TASK_NAME!r}]"
+    assert completed.stdout.strip() == f"[{LEGACY_TASK_NAME!r}, {TASK_NAME!r}]"
     assert app.tasks[TASK_NAME].run is flush.run
+    assert app.tasks[LEGACY_TASK_NAME].run is legacy_record_trigger.run
 
 
 @pytest.mark.django_db(transaction=True)
@@ -82,6 +86,46 @@ def test_celery_task_applied_inside_transaction_fails(
     assert result.failed()
     assert isinstance(result.result, RuntimeError)
     assert len(mocked_api.calls) == 0
+
+
+@pytest.mark.django_db
+def test_legacy_task_applied_records_instead_of_sending(
+    mocked_api: responses.RequestsMock,
+) -> None:
+    task_id = str(uuid.uuid4())
+
+    result = legacy_record_trigger.apply(
+        kwargs={"actor_id": 7, "action": "viewed", "obj": "page", "variables": {"n": 1}},
+        task_id=task_id,
+    )
+
+    assert result.successful()
+    assert result.result == task_id
+    row = Trigger.objects.get()
+    assert (row.status, str(row.uuid), row.actor_id, row.variables) == (
+        Status.PENDING,
+        task_id,
+        "7",
+        {"n": 1},
+    )
+    assert len(mocked_api.calls) == 0
+
+
+@pytest.mark.django_db
+def test_legacy_task_takes_the_references_positional_arguments() -> None:
+    result = legacy_record_trigger.apply(args=("a1", "viewed", "page", {"email": "x@y.z"}))
+
+    assert result.successful()
+    assert Trigger.objects.get().identities == {"email": "x@y.z"}
+
+
+@pytest.mark.django_db
+def test_legacy_task_with_bad_input_fails_and_stores_nothing() -> None:
+    result = legacy_record_trigger.apply(kwargs={"actor_id": "a1", "action": "", "obj": "p"})
+
+    assert result.failed()
+    assert isinstance(result.result, ValueError)
+    assert not Trigger.objects.exists()
 
 
 # Two processes per worker (the prefork parent and one child): a small machine's worth.
@@ -218,3 +262,62 @@ def test_celery_workers_deliver_each_trigger_once(tmp_path: Path) -> None:
     assert sum(summary["sent"] for summary in summaries) == TRIGGERS
     assert sum(summary["lost"] for summary in summaries) == 0
     assert set(Trigger.objects.values_list("status", flat=True)) == {Status.SENT}
+
+
+@pytest.mark.celery
+@pytest.mark.skipif(
+    os.environ.get("BROCKMAN_TEST_DB") != "postgres",
+    reason="runs a Celery worker against PostgreSQL only: set BROCKMAN_TEST_DB=postgres",
+)
+@pytest.mark.django_db(transaction=True)
+def test_legacy_task_run_by_a_worker_records_each_message_once(tmp_path: Path) -> None:
+    assert connection.vendor == "postgresql"
+    assert_broker_reachable()
+    queue = f"brockman-test-{uuid.uuid4().hex}"
+    results: list[AsyncResult] = []
+    env = worker_env("http://127.0.0.1:9/api/v1/")  # nothing is sent
+    try:
+        worker = Worker("legacy", queue, env, tmp_path / "legacy.log")
+        try:
+            worker.wait_ready(time.monotonic() + READY_SECONDS)
+            # As old call sites do, and as a message queued by brockman's code arrives.
+            results.append(
+                legacy_record_trigger.apply_async(
+                    kwargs={"actor_id": 42, "action": "viewed", "obj": "page 1"}, queue=queue
+                )
+            )
+            results.append(
+                app.send_task(
+                    LEGACY_TASK_NAME,
+                    args=[str(uuid.UUID(int=3)), "bought", "order 9"],
+                    kwargs={"attributes": {"plan": "pro"}},
+                    queue=queue,
+                )
+            )
+            # The same message delivered twice: recorded once.
+            twice = str(uuid.uuid4())
+            for _ in range(2):
+                results.append(
+                    app.send_task(
+                        LEGACY_TASK_NAME,
+                        kwargs={"actor_id": "a", "action": "viewed", "obj": "page 2"},
+                        task_id=twice,
+                        queue=queue,
+                    )
+                )
+            uuids = [result.get(timeout=RESULT_SECONDS) for result in results]
+        finally:
+            worker.stop()
+    finally:
+        forget(queue, results)
+
+    rows = {str(row.uuid): row for row in Trigger.objects.all()}
+    assert sorted(rows) == sorted(set(uuids))
+    assert len(rows) == 3
+    assert {(row.actor_id, row.action, row.obj) for row in rows.values()} == {
+        ("42", "viewed", "page 1"),
+        ("00000000-0000-0000-0000-000000000003", "bought", "order 9"),
+        ("a", "viewed", "page 2"),
+    }
+    assert rows[twice].status == Status.PENDING
+    assert "succeeded" in worker.output()

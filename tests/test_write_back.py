@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from django_brockman import engine, outbox, record_triggers, signals
+from django_brockman import engine, outbox, record_triggers, signals, transitions
 from django_brockman.backends.base import BaseBackend
 from django_brockman.exceptions import BadRequest, ServerError
 from django_brockman.models import Status, Trigger
@@ -35,7 +35,7 @@ def record(count: int, obj: str = "page") -> None:
     record_triggers(None, [{"action": "viewed", "obj": obj, "actor_id": "a1"}] * count)
 
 
-def test_mark_retries_gives_each_row_its_own_due_time_and_error(
+def test_write_retries_gives_each_row_its_own_due_time_and_error(
     django_assert_num_queries: Any,
 ) -> None:
     record(3)
@@ -47,8 +47,11 @@ def test_mark_retries_gives_each_row_its_own_due_time_and_error(
         second: (now + timedelta(seconds=60), "timed out"),
     }
 
+    held = transitions.held_by(claim.token, claim.using)
+    changes = {pk: transitions.retried(at, error, now) for pk, (at, error) in retries.items()}
+
     with django_assert_num_queries(1):
-        written = outbox.mark_retries(claim, retries)
+        written = transitions.write(held, changes)
 
     assert written == 2
     rows = Trigger.objects.in_bulk([first, second, third])
@@ -63,7 +66,7 @@ def test_mark_retries_gives_each_row_its_own_due_time_and_error(
     assert (rows[third].status, rows[third].attempts) == (Status.SENDING, 0)
 
 
-def test_mark_retries_leaves_rows_another_claim_took() -> None:
+def test_write_retries_leaves_rows_another_claim_took() -> None:
     record(2)
     stale = outbox.claim_batch(10, 300)
     taken = stale.triggers[0].pk
@@ -73,21 +76,23 @@ def test_mark_retries_leaves_rows_another_claim_took() -> None:
     assert [trigger.pk for trigger in newer.triggers] == [taken]
     retry_at = timezone.now() + timedelta(seconds=30)
 
-    written = outbox.mark_retries(stale, {t.pk: (retry_at, "HTTP 503") for t in stale.triggers})
+    retried = transitions.retried(retry_at, "HTTP 503", timezone.now())
+    held = transitions.held_by(stale.token, stale.using)
+    written = transitions.write(held, {t.pk: retried for t in stale.triggers})
 
     assert written == 1
     row = Trigger.objects.get(pk=taken)
     assert (row.status, row.claim_token, row.attempts) == (Status.SENDING, newer.token, 0)
 
 
-def test_mark_retries_with_nothing_to_write_makes_no_query(
+def test_write_retries_with_nothing_to_write_makes_no_query(
     django_assert_num_queries: Any,
 ) -> None:
     record(1)
     claim = outbox.claim_batch(10, 300)
 
     with django_assert_num_queries(0):
-        assert outbox.mark_retries(claim, {}) == 0
+        assert transitions.write(transitions.held_by(claim.token, claim.using), {}) == 0
 
 
 def test_flush_writes_retries_back_in_one_update_per_claim(

@@ -13,4 +13,8 @@ urlpatterns = [
     path("async-actor/", views.async_actor_view),
     path("async-record/", views.async_record_view),
     path("tagged/", views.tagged_page_view),
+    path("visit/", views.visit_view),
+    path("visit-twice/", views.visit_twice_view),
+    path("async-visit/", views.async_visit_view),
+    path("streaming-visit/", views.streaming_visit_view),
 ]

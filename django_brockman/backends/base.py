@@ -40,4 +40,7 @@ class BaseBackend:
         self.close()
 
     def send(self, trigger: Trigger) -> None:
+        """Deliver *trigger*: return once it was accepted, raise a
+        :class:`~django_brockman.exceptions.FocusLabError` otherwise (its status decides
+        whether the trigger is retried, failed, or the run stops)."""
         raise NotImplementedError("Backends must implement send()")

@@ -8,7 +8,6 @@ import threading
 from typing import IO, TYPE_CHECKING, Any
 
 from django_brockman.backends.base import BaseBackend
-from django_brockman.client import build_body
 
 if TYPE_CHECKING:
     from django_brockman.models import Trigger
@@ -24,7 +23,7 @@ class ConsoleBackend(BaseBackend):
         self._lock = threading.Lock()
 
     def send(self, trigger: Trigger) -> None:
-        line = json.dumps(build_body(**trigger.payload()))
+        line = json.dumps(trigger.data().body())
         with self._lock:
             self.stream.write(line + "\n")
             self.stream.flush()

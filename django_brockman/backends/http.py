@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 
 from django_brockman.backends.base import BaseBackend
-from django_brockman.client import FocusLabClient, normalize_endpoint
-from django_brockman.conf import conf
+from django_brockman.client import FocusLabClient
+from django_brockman.conf import conf, endpoint_problem
 
 if TYPE_CHECKING:
     from django_brockman.models import Trigger
+
+#: What to do without a key: the hint of brockman.E001 and the flusher's refusal.
+MISSING_API_KEY_HINT = (
+    "In production, set BROCKMAN_API_KEY to your FocusLab API key (e.g. from an "
+    "environment variable). Locally, print triggers instead with "
+    "BROCKMAN_BACKEND = 'django_brockman.backends.console.ConsoleBackend', or deliver "
+    "them to the stand-in receiver: run `python -m django_brockman.receiver --api-key "
+    "dev-key` and set BROCKMAN_API_KEY = 'dev-key' and "
+    "BROCKMAN_ENDPOINT = 'http://127.0.0.1:8765/api/v1/'."
+)
+
+
+def client_settings(
+    api_key: str | None = None, endpoint: str | None = None, timeout: float | None = None
+) -> tuple[str, str, float]:
+    """The key, endpoint and timeout of a settings-configured client: each argument, or
+    its setting when None. A missing key or a bad endpoint is a configuration error,
+    raised here, before a flush claims anything."""
+    key = api_key if api_key is not None else conf.API_KEY
+    if not key:
+        raise ImproperlyConfigured(
+            f"{conf.setting_name('API_KEY')} is not set, so no trigger can be delivered; they "
+            f"wait in the outbox. {MISSING_API_KEY_HINT}"
+        )
+    url = endpoint if endpoint is not None else conf.ENDPOINT
+    # Checked here, before a flush claims anything, and as a configuration error.
+    problem = endpoint_problem(url)
+    if problem:
+        raise ImproperlyConfigured(problem)
+    return key, url, timeout if timeout is not None else conf.TIMEOUT
 
 
 class HttpBackend(BaseBackend):
@@ -25,18 +56,7 @@ class HttpBackend(BaseBackend):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self._api_key = api_key if api_key is not None else conf.API_KEY
-        if not self._api_key:
-            raise ImproperlyConfigured("BROCKMAN_API_KEY is not set: nothing can be delivered.")
-        self.endpoint = endpoint if endpoint is not None else conf.ENDPOINT
-        try:
-            # Checked here, before a flush claims anything, and as a configuration error.
-            normalize_endpoint(self.endpoint)
-        except (TypeError, AttributeError, ValueError) as exc:
-            raise ImproperlyConfigured(
-                f"BROCKMAN_ENDPOINT must be an http:// or https:// URL, not {self.endpoint!r}."
-            ) from exc
-        self.timeout = timeout if timeout is not None else conf.TIMEOUT
+        self._api_key, self.endpoint, self.timeout = client_settings(api_key, endpoint, timeout)
         self.client: FocusLabClient | None = None
 
     def __repr__(self) -> str:
@@ -54,4 +74,5 @@ class HttpBackend(BaseBackend):
     def send(self, trigger: Trigger) -> None:
         self.open()
         assert self.client is not None
-        self.client.record_trigger(**trigger.payload(), idempotency_key=str(trigger.uuid))
+        body = json.dumps(trigger.data().body()).encode()
+        self.client.post(body, idempotency_key=str(trigger.uuid))

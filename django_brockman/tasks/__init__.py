@@ -5,9 +5,9 @@ from __future__ import annotations
 from importlib.util import find_spec
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections
 
-from django_brockman import engine, outbox
+from django_brockman import engine
+from django_brockman.clock import SYSTEM_CLOCK, Clock
 from django_brockman.conf import conf
 
 __all__ = ["run_flush"]
@@ -15,14 +15,15 @@ __all__ = ["run_flush"]
 FlushSummary = dict[str, int | bool]
 
 
-def run_flush() -> FlushSummary:
+def run_flush(clock: Clock = SYSTEM_CLOCK) -> FlushSummary:
     """Run one flush bounded by BROCKMAN_TASK_LIMIT and BROCKMAN_TASK_MAX_SECONDS.
 
     Returns the counts as a small JSON-serialisable dict. Raises ImproperlyConfigured
     when FocusLab rejects the configuration, so the task engine records a failure.
     """
-    refuse_open_transaction()
-    result = engine.flush(limit=conf.TASK_LIMIT, max_seconds=conf.TASK_MAX_SECONDS)
+    result = engine.flush(
+        limit=conf.TASK_LIMIT, max_seconds=conf.TASK_MAX_SECONDS, clock=clock, from_task=True
+    )
     if result.error:
         raise ImproperlyConfigured(f"The flush stopped: {result.error}")
     return {
@@ -34,18 +35,6 @@ def run_flush() -> FlushSummary:
         "lost": result.lost,
         "interrupted": result.interrupted,
     }
-
-
-def refuse_open_transaction() -> None:
-    # A backend that runs tasks in the caller's process (Django's immediate backend,
-    # Celery's task_always_eager) would run the flush inside the caller's transaction:
-    # claimed rows would stay locked, and results unwritten, for as long as HTTP takes.
-    if connections[outbox.db_alias()].in_atomic_block:
-        raise RuntimeError(
-            "The flush task ran inside a database transaction, which would then be held "
-            "open across HTTP requests to FocusLab. Enqueue it with "
-            "transaction.on_commit(), or run it on a worker."
-        )
 
 
 # Celery's autodiscover_tasks() imports each installed app's "tasks" module; registering

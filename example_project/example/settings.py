@@ -62,6 +62,6 @@ DATABASES = {
 # The stand-in receiver (python -m django_brockman.receiver) listens here by default.
 BROCKMAN_API_KEY = os.environ.get("BROCKMAN_API_KEY", "example-api-key")
 BROCKMAN_ENDPOINT = os.environ.get("BROCKMAN_ENDPOINT", "http://127.0.0.1:8765/api/v1/")
-# A visitor's first page view gets an fl_actor_id cookie, so it and the browser script's
-# later events share one actor.
-BROCKMAN_SET_ACTOR_COOKIE = True
+# BROCKMAN_SET_ACTOR_COOKIE stays at its default, "when-needed": a visitor's first page
+# view that records a trigger gets an fl_actor_id cookie, so it and the browser script's
+# later events share one actor; a page that records nothing sets no cookie.

@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import contextlib
-import signal
 import threading
 from argparse import ArgumentParser
-from types import FrameType
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.core.management.base import BaseCommand, CommandError, SystemCheckError
-from django.db import close_old_connections, connections
+from django.core.management.base import CommandError, SystemCheckError
+from django.db import connections
 
-from django_brockman import engine, outbox
+from django_brockman import engine, outbox, transitions
 from django_brockman.engine import FlushResult
 from django_brockman.management.arguments import positive_float, positive_int
-from django_brockman.progress import ProgressBar, log_each_trigger
+from django_brockman.management.base import OutboxCommand
+from django_brockman.management.output import ProgressBar, log_each_trigger
 
 # Exit statuses, documented in README.rst: 0 the run completed (or was stopped by a
 # signal), 1 an unexpected error (with its traceback), 2 bad command-line options.
 EXIT_CONFIGURATION = 3
 
 
-class Command(BaseCommand):
+class Command(OutboxCommand):
     help = "Deliver due triggers from the outbox to FocusLab."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -70,17 +69,14 @@ class Command(BaseCommand):
             self.dry_run(options)
             return
         if options["retry_failed"]:
-            count = outbox.requeue_failed(using)
+            count = transitions.requeue_failed(using)
             self.stdout.write(f"Requeued {count} failed triggers.")
-        stop = threading.Event()
-        previous = self.install_signal_handlers(stop)
-        try:
-            verbose = options["verbosity"] >= 2
-            with log_each_trigger(self.stderr) if verbose else contextlib.nullcontext():
-                self.run(options, stop)
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+        verbose = options["verbosity"] >= 2
+        logging = log_each_trigger(self.stderr) if verbose else contextlib.nullcontext()
+        with engine.stop_on_signals() as stop, logging:
+            result = self.run(options, stop)
+        if result.error:
+            raise CommandError(result.error, returncode=EXIT_CONFIGURATION)
 
     def dry_run(self, options: dict[str, Any]) -> None:
         using = options["database"]
@@ -89,21 +85,32 @@ class Command(BaseCommand):
             self.stdout.write(f"{failed} failed triggers would be requeued.")
         self.stdout.write(f"{outbox.count_due(using)} triggers are due; none was sent.")
 
-    def run(self, options: dict[str, Any], stop: threading.Event) -> None:
-        while True:
+    def run(self, options: dict[str, Any], stop: threading.Event) -> FlushResult:
+        arguments = {
+            "limit": options["limit"],
+            "batch_size": options["batch_size"],
+            "concurrency": options["concurrency"],
+            "max_seconds": options["max_seconds"],
+            "using": options["database"],
+            "stop": stop,
+        }
+        quiet = options["verbosity"] < 1
+        try:
+            if options["loop"]:
+
+                def report(result: FlushResult) -> None:
+                    # Each run is reported, except the many that found nothing due.
+                    self.report(result, quiet=quiet or not result.claimed)
+
+                return engine.flush_loop(interval=options["interval"], report=report, **arguments)
             bar = self.progress_bar(options)
-            result = self.flush_once(options, stop, bar)
-            if bar is not None:
-                bar.finish()
-            quiet = (options["loop"] and not result.claimed) or options["verbosity"] < 1
-            self.report(result, quiet=quiet)
-            if result.error:
-                raise CommandError(result.error, returncode=EXIT_CONFIGURATION)
-            if not options["loop"] or stop.wait(0 if result.claimed else options["interval"]):
-                return
-            # A worker lives for days: drop connections the database closed or that
-            # outlived CONN_MAX_AGE, as Django does between requests.
-            close_old_connections()
+            result = engine.flush(progress=bar, **arguments)
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc), returncode=EXIT_CONFIGURATION) from exc
+        if bar is not None:
+            bar.finish()
+        self.report(result, quiet=quiet)
+        return result
 
     def progress_bar(self, options: dict[str, Any]) -> ProgressBar | None:
         # Only for a person watching: not in cron (no terminal), not in a --loop that
@@ -115,22 +122,6 @@ class Command(BaseCommand):
             total = min(total, options["limit"])
         return ProgressBar(total, self.stdout)
 
-    def flush_once(
-        self, options: dict[str, Any], stop: threading.Event, progress: ProgressBar | None
-    ) -> FlushResult:
-        try:
-            return engine.flush(
-                limit=options["limit"],
-                batch_size=options["batch_size"],
-                concurrency=options["concurrency"],
-                max_seconds=options["max_seconds"],
-                using=options["database"],
-                stop=stop,
-                progress=progress,
-            )
-        except ImproperlyConfigured as exc:
-            raise CommandError(str(exc), returncode=EXIT_CONFIGURATION) from exc
-
     def report(self, result: FlushResult, *, quiet: bool) -> None:
         if quiet:
             return
@@ -138,16 +129,3 @@ class Command(BaseCommand):
         self.stdout.write(style(f"Flushed: {result}."))
         if result.interrupted:
             self.stdout.write("Stopped by a signal; unsent triggers were released.")
-
-    def install_signal_handlers(self, stop: threading.Event) -> dict[int, Any]:
-        """Make SIGTERM and SIGINT finish what is in flight, then stop; return the old
-        handlers."""
-
-        def handler(signum: int, frame: FrameType | None) -> None:
-            stop.set()
-
-        if threading.current_thread() is not threading.main_thread():
-            return {}
-        return {
-            signum: signal.signal(signum, handler) for signum in (signal.SIGTERM, signal.SIGINT)
-        }

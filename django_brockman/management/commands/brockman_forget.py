@@ -5,9 +5,10 @@ from __future__ import annotations
 from argparse import ArgumentParser, ArgumentTypeError
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from django_brockman.erasure import forget_actor
+from django_brockman.management.base import OutboxCommand
 
 
 def identity(value: str) -> tuple[str, str]:
@@ -17,7 +18,7 @@ def identity(value: str) -> tuple[str, str]:
     return key, wanted
 
 
-class Command(BaseCommand):
+class Command(OutboxCommand):
     help = (
         "Delete every stored trigger of one person, pending ones included, and report "
         "how many a running flusher had already claimed."

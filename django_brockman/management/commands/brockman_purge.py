@@ -6,10 +6,11 @@ from argparse import ArgumentParser, ArgumentTypeError
 from datetime import timedelta
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import connections
 
 from django_brockman.management.arguments import positive_int
+from django_brockman.management.base import OutboxCommand
 from django_brockman.purge import DEFAULT_BATCH_SIZE, Finished, purge
 
 # A century: further back than any database's dates, and within timedelta's range.
@@ -23,7 +24,7 @@ def days(value: str) -> float:
     return number
 
 
-class Command(BaseCommand):
+class Command(OutboxCommand):
     help = (
         "Delete sent or failed triggers older than a number of days. Never touches pending ones."
     )

@@ -6,9 +6,10 @@ import json
 from argparse import ArgumentParser, ArgumentTypeError
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from django_brockman import stats
+from django_brockman.management.base import OutboxCommand
 from django_brockman.stats import Health
 
 # Exit status when the oldest undelivered trigger is older than --max-age (README.rst).
@@ -22,7 +23,7 @@ def seconds(value: str) -> float:
     return number
 
 
-class Command(BaseCommand):
+class Command(OutboxCommand):
     help = "Show the outbox's health: triggers by status, the oldest undelivered, recent sends."
 
     def add_arguments(self, parser: ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""What a flush run shows on a terminal: a progress bar, or each trigger's outcome."""
+"""What the flush command shows on a terminal: a progress bar, or each trigger's outcome."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from django.utils import timezone
 
-from django_brockman import operations
+from django_brockman import transitions
 from django_brockman.models import Status, Trigger
 
 pytestmark = pytest.mark.django_db
@@ -32,9 +32,9 @@ def state(trigger: Trigger) -> tuple[str, int]:
 def test_retry_now_makes_failed_and_pending_due_with_attempts_reset() -> None:
     failed, later = add(Status.FAILED), add(Status.PENDING, lease_left=3600)
 
-    result = operations.retry_now(Trigger.objects.all())
+    result = transitions.retry_now(Trigger.objects.all())
 
-    assert result == operations.Changed(changed=2, held=0)
+    assert result == transitions.Changed(changed=2, held=0)
     assert state(failed) == (Status.PENDING, 0)
     assert state(later) == (Status.PENDING, 0)
     later.refresh_from_db()
@@ -46,9 +46,9 @@ def test_retry_now_leaves_sent_and_held_rows_and_takes_back_expired_leases() -> 
     held = add(Status.SENDING, lease_left=300)
     abandoned = add(Status.SENDING, lease_left=-1)
 
-    result = operations.retry_now(Trigger.objects.all())
+    result = transitions.retry_now(Trigger.objects.all())
 
-    assert result == operations.Changed(changed=1, held=1)
+    assert result == transitions.Changed(changed=1, held=1)
     assert state(sent) == (Status.SENT, 3)
     assert state(held) == (Status.SENDING, 3)
     assert state(abandoned) == (Status.PENDING, 0)
@@ -60,9 +60,9 @@ def test_mark_failed_gives_up_on_undelivered_rows_only() -> None:
     pending, sent = add(Status.PENDING), add(Status.SENT)
     held, abandoned = add(Status.SENDING, lease_left=300), add(Status.SENDING, lease_left=-1)
 
-    result = operations.mark_failed(Trigger.objects.all())
+    result = transitions.mark_failed(Trigger.objects.all())
 
-    assert result == operations.Changed(changed=2, held=1)
+    assert result == transitions.Changed(changed=2, held=1)
     assert state(pending) == (Status.FAILED, 3)
     assert state(abandoned) == (Status.FAILED, 3)
     assert state(sent) == (Status.SENT, 3)
@@ -72,7 +72,7 @@ def test_mark_failed_gives_up_on_undelivered_rows_only() -> None:
 def test_mark_failed_touches_only_the_chosen_rows() -> None:
     chosen, other = add(Status.PENDING), add(Status.PENDING)
 
-    operations.mark_failed(Trigger.objects.filter(pk=chosen.pk))
+    transitions.mark_failed(Trigger.objects.filter(pk=chosen.pk))
 
     assert state(chosen)[0] == Status.FAILED
     assert state(other)[0] == Status.PENDING

@@ -8,7 +8,12 @@ import logging
 from django.core.management.base import OutputWrapper
 
 from django_brockman.engine import FlushResult
-from django_brockman.progress import ProgressBar, format_duration, handled, log_each_trigger
+from django_brockman.management.output import (
+    ProgressBar,
+    format_duration,
+    handled,
+    log_each_trigger,
+)
 
 
 class Clock:
