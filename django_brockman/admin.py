@@ -34,6 +34,7 @@ DETAIL_FIELDS = (
     "actor_id",
     "action",
     "obj",
+    "destination",
     "payload",
     "attempts",
     "last_error_text",
@@ -57,12 +58,13 @@ class TriggerAdmin(ModelAdmin):
         "action",
         "obj",
         "actor_id",
+        "destination",
         "attempts",
         "next_attempt_at",
         "created_at",
         "sent_at",
     ]
-    list_filter = ["status", "action"]
+    list_filter = ["status", "destination", "action"]
     # Exact matches only, so a search on a large outbox uses the actor index; a term that
     # is a UUID also finds the trigger with that UUID (see get_search_results).
     search_fields = ["=actor_id"]

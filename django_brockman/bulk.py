@@ -8,16 +8,23 @@ from typing import Any
 from django.db import router
 from django.http import HttpRequest
 
-from django_brockman import signals
 from django_brockman.callables import CallableFailed
 from django_brockman.consent import may_record
 from django_brockman.identities import request_identities
 from django_brockman.models import Trigger
-from django_brockman.recording import UNCHECKED_ACTOR, build_trigger, resolve_actor_id
+from django_brockman.destinations import DEFAULT, validate_destination
+from django_brockman.recording import (
+    UNCHECKED_ACTOR,
+    after_save,
+    build_trigger,
+    resolve_actor_id,
+)
 from django_brockman.validation import validate_actor_id
 
 #: The keys an item may have: record_trigger's arguments, less *request* and *using*.
-ITEM_KEYS = frozenset({"action", "obj", "actor_id", "identities", "attributes", "variables"})
+ITEM_KEYS = frozenset(
+    {"action", "obj", "actor_id", "identities", "attributes", "variables", "destination"}
+)
 
 
 def record_triggers(
@@ -25,12 +32,14 @@ def record_triggers(
     items: Iterable[Mapping[str, Any]],
     *,
     using: str | None = None,
+    destination: str = DEFAULT,
 ) -> list[Trigger]:
     """Record many triggers with ``bulk_create``: for backfills and imports.
 
     Each item is a dict of record_trigger's arguments (``action``, ``obj`` and
-    optionally ``actor_id``, ``identities``, ``attributes``, ``variables``); an item
-    without ``actor_id`` takes the request's actor. Every item is validated before
+    optionally ``actor_id``, ``identities``, ``attributes``, ``variables``,
+    ``destination``); an item without ``actor_id`` takes the request's actor, one
+    without ``destination`` goes to *destination*. Every item is validated before
     anything is written: bad input raises TypeError or ValueError naming the item's
     index, and nothing is stored. The rows are written inside the caller's transaction.
 
@@ -49,13 +58,13 @@ def record_triggers(
         except CallableFailed:
             recording = False
     request_actor = RequestActor(request, recording)
-    triggers = _build_all(items, request_actor, shared)
+    triggers = _build_all(items, request_actor, shared, validate_destination(destination))
     if not recording or request_actor.missing:
         return []
     alias = using or router.db_for_write(Trigger)
     # bulk_create is atomic: a database error part way stores none of the rows.
     Trigger.objects.using(alias).bulk_create(triggers)
-    signals.announce_recorded(triggers, alias)
+    after_save(triggers, alias)
     return triggers
 
 
@@ -88,13 +97,14 @@ def _build_all(
     items: Iterable[Mapping[str, Any]],
     request_actor: Callable[[], str],
     shared: Mapping[str, Any] | None,
+    destination: str,
 ) -> list[Trigger]:
     if isinstance(items, (str, bytes, Mapping)):
         raise TypeError(f"record_triggers() takes a list of dicts, not a {type(items).__name__}.")
     triggers = []
     for index, item in enumerate(items):
         try:
-            triggers.append(_build_one(item, request_actor, shared))
+            triggers.append(_build_one(item, request_actor, shared, destination))
         except (TypeError, ValueError) as exc:
             # The plain class, whatever subclass was raised: its constructor is known.
             error = TypeError if isinstance(exc, TypeError) else ValueError
@@ -103,7 +113,10 @@ def _build_all(
 
 
 def _build_one(
-    item: object, request_actor: Callable[[], str], shared: Mapping[str, Any] | None
+    item: object,
+    request_actor: Callable[[], str],
+    shared: Mapping[str, Any] | None,
+    destination: str,
 ) -> Trigger:
     if not isinstance(item, Mapping):
         raise TypeError(f"each trigger must be a dict, not {type(item).__name__}.")
@@ -121,6 +134,7 @@ def _build_one(
         _merged(shared, item.get("identities")),
         item.get("attributes"),
         item.get("variables"),
+        destination=item.get("destination", destination),
     )
 
 

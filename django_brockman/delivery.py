@@ -67,9 +67,11 @@ class Sender:
     # so no trigger is ever sent by a flusher that may already have lost it.
     margin: timedelta
     now: Callable[[], datetime] = timezone.now
+    # Whether *trigger* must go back unsent all the same (its destination was refused).
+    skip: Callable[[Trigger], bool] = lambda trigger: False
 
     def __call__(self, backend: BaseBackend, trigger: Trigger) -> Attempt:
-        if self.halted() or not trigger.is_held(self.now() + self.margin):
+        if self.halted() or self.skip(trigger) or not trigger.is_held(self.now() + self.margin):
             return Attempt(trigger, skipped=True)
         try:
             backend.send(trigger)

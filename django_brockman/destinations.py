@@ -56,6 +56,22 @@ def validate_destination(name: object) -> str:
     return name
 
 
+def longest_timeout() -> tuple[float, str]:
+    """The longest request timeout of any destination, and the setting that gives it: a
+    flusher's lease must outlast it."""
+    longest = max(all_destinations().values(), key=lambda destination: destination.timeout)
+    return longest.timeout, setting_name(longest.name, "TIMEOUT")
+
+
+def setting_name(name: str, option: str) -> str:
+    """The setting that gives destination *name* its *option*, for messages: its own
+    entry in BROCKMAN_DESTINATIONS, or the single setting it falls back to."""
+    options = configured().get(name, {})
+    if option in options or (option == "API_KEY" and name != DEFAULT):
+        return f"BROCKMAN_DESTINATIONS[{name!r}][{option!r}]"
+    return conf.setting_name(option)
+
+
 def unknown_message(name: str, destinations: Mapping[str, object]) -> str:
     known = ", ".join(repr(known) for known in destinations)
     return f"Unknown FocusLab destination {name!r}: BROCKMAN_DESTINATIONS has {known}."

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import router, transaction
 from django.http import HttpRequest
 
+from django_brockman.destinations import DEFAULT
 from django_brockman.models import Trigger
 from django_brockman.recording import record_trigger
 
@@ -38,6 +39,7 @@ def record_in_savepoint(
     attributes: Mapping[str, Any] | None = None,
     variables: Mapping[str, Any] | None = None,
     actor_id: str | int | None = None,
+    destination: str = DEFAULT,
 ) -> Trigger | None:
     """record_trigger(); inside a transaction, in a savepoint, so that a failed INSERT
     leaves the caller's transaction usable."""
@@ -52,6 +54,7 @@ def record_in_savepoint(
             variables=variables,
             actor_id=actor_id,
             using=alias,
+            destination=destination,
         )
 
 

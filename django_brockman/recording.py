@@ -16,6 +16,7 @@ from django_brockman.actor import how_to_get_an_actor, request_actor_id
 from django_brockman.callables import CallableFailed
 from django_brockman.conf import conf
 from django_brockman.consent import may_record
+from django_brockman.destinations import DEFAULT, validate_destination
 from django_brockman.identities import request_identities
 from django_brockman.models import Trigger
 from django_brockman.validation import (
@@ -65,8 +66,10 @@ def build_trigger(
     identities: Mapping[str, Any] | None = None,
     attributes: Mapping[str, Any] | None = None,
     variables: Mapping[str, Any] | None = None,
+    *,
+    destination: object = DEFAULT,
 ) -> Trigger:
-    """Validate the fields and return an unsaved Trigger."""
+    """Validate the fields and return an unsaved Trigger for *destination*."""
     fields: dict[str, Any] = {
         "actor_id": actor_id,
         "action": validate_name("action", action),
@@ -76,7 +79,7 @@ def build_trigger(
         "variables": validate_mapping("variables", variables),
     }
     validate_size(fields, conf.MAX_PAYLOAD_BYTES)
-    return Trigger(**fields)
+    return Trigger(**fields, destination=validate_destination(destination))
 
 
 def check_fields(
@@ -87,6 +90,7 @@ def check_fields(
     variables: Mapping[str, Any] | None = None,
     *,
     actor_id: object = None,
+    destination: object = DEFAULT,
 ) -> None:
     """Validate a trigger that will not be recorded (recording is off, or consent was
     refused), so that a mistake in the call still fails in tests and on staging.
@@ -94,7 +98,9 @@ def check_fields(
     The actor is checked only when given: a refused visitor may well have none.
     """
     placeholder = UNCHECKED_ACTOR if actor_id is None else validate_actor_id(actor_id)
-    build_trigger(placeholder, action, obj, identities, attributes, variables)
+    build_trigger(
+        placeholder, action, obj, identities, attributes, variables, destination=destination
+    )
 
 
 def prepare_trigger(
@@ -106,6 +112,7 @@ def prepare_trigger(
     variables: Mapping[str, Any] | None = None,
     *,
     actor_id: object = None,
+    destination: object = DEFAULT,
 ) -> Trigger | None:
     """The unsaved Trigger for *request*: its actor, BROCKMAN_IDENTITIES merged under
     *identities*, every field validated.
@@ -115,10 +122,20 @@ def prepare_trigger(
     """
     found = _actor_and_identities(request, actor_id, identities)
     if found is None:
-        check_fields(action, obj, identities, attributes, variables, actor_id=actor_id)
+        check_fields(
+            action,
+            obj,
+            identities,
+            attributes,
+            variables,
+            actor_id=actor_id,
+            destination=destination,
+        )
         return None
     actor, merged = found
-    return build_trigger(actor, action, obj, merged, attributes, variables)
+    return build_trigger(
+        actor, action, obj, merged, attributes, variables, destination=destination
+    )
 
 
 def _actor_and_identities(
@@ -145,8 +162,12 @@ def record_trigger(
     variables: Mapping[str, Any] | None = None,
     actor_id: str | int | None = None,
     using: str | None = None,
+    destination: str = DEFAULT,
 ) -> Trigger | None:
     """Record a trigger in the outbox; ``brockman_flush`` delivers it later.
+
+    *destination* names the BROCKMAN_DESTINATIONS entry that delivers it ("default");
+    an unknown name raises ValueError, even when nothing is recorded.
 
     Returns the saved Trigger, or None when nothing was recorded: BROCKMAN_ENABLED is
     False, BROCKMAN_CONSENT refused the request, the visitor has no actor (logged), or,
@@ -156,14 +177,34 @@ def record_trigger(
     TypeError or ValueError here, and nothing is stored.
     """
     trigger = prepare_trigger(
-        request, action, obj, identities, attributes, variables, actor_id=actor_id
+        request,
+        action,
+        obj,
+        identities,
+        attributes,
+        variables,
+        actor_id=actor_id,
+        destination=destination,
     )
     if trigger is None:
         return None
     alias = using or router.db_for_write(Trigger)
     trigger.save(using=alias, force_insert=True)
-    signals.announce_recorded([trigger], alias)
+    after_save([trigger], alias)
     return trigger
+
+
+def after_save(triggers: list[Trigger], alias: str) -> None:
+    """What follows an INSERT of *triggers*, on its connection: the trigger_recorded
+    signal, and with BROCKMAN_DELIVER_ON_COMMIT their delivery, both once the caller's
+    transaction commits."""
+    signals.announce_recorded(triggers, alias)
+    if conf.DELIVER_ON_COMMIT:
+        # Loaded only when the setting is on: the request path never imports the
+        # delivery side otherwise (a development mode).
+        from django_brockman.oncommit import deliver_on_commit
+
+        deliver_on_commit(triggers, alias)
 
 
 async def arecord_trigger(
@@ -176,6 +217,7 @@ async def arecord_trigger(
     variables: Mapping[str, Any] | None = None,
     actor_id: str | int | None = None,
     using: str | None = None,
+    destination: str = DEFAULT,
 ) -> Trigger | None:
     """record_trigger() for async code: the same arguments, result and errors.
 
@@ -184,21 +226,36 @@ async def arecord_trigger(
     database query in the event loop.
     """
     if not conf.ENABLED:
-        check_fields(action, obj, identities, attributes, variables, actor_id=actor_id)
+        check_fields(
+            action,
+            obj,
+            identities,
+            attributes,
+            variables,
+            actor_id=actor_id,
+            destination=destination,
+        )
         return None
     if request is not None and _needs_user(request, actor_id):
         await _load_user(request)
     trigger = prepare_trigger(
-        request, action, obj, identities, attributes, variables, actor_id=actor_id
+        request,
+        action,
+        obj,
+        identities,
+        attributes,
+        variables,
+        actor_id=actor_id,
+        destination=destination,
     )
     if trigger is None:
         return None
     alias = using or router.db_for_write(Trigger)
     await trigger.asave(using=alias, force_insert=True)
-    if signals.trigger_recorded.has_listeners():
+    if signals.trigger_recorded.has_listeners() or conf.DELIVER_ON_COMMIT:
         # on_commit must be registered on the connection that saved the row: the one
         # of the thread the async ORM ran in, not the event loop's.
-        await sync_to_async(signals.announce_recorded)([trigger], alias)
+        await sync_to_async(after_save)([trigger], alias)
     return trigger
 
 

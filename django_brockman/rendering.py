@@ -11,6 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.template import Context
 
+from django_brockman.destinations import DEFAULT
 from django_brockman.guard import contained, record_in_savepoint
 
 logger = logging.getLogger("django_brockman.capture")
@@ -41,6 +42,7 @@ def record_from_template(
     identities: Mapping[str, Any] | None = None,
     attributes: Mapping[str, Any] | None = None,
     variables: Mapping[str, Any] | None = None,
+    destination: str = DEFAULT,
 ) -> str:
     """Record a trigger for the context's request; render nothing."""
     request = request_of(context, "record_trigger")
@@ -53,6 +55,7 @@ def record_from_template(
                 identities=identities,
                 attributes=attributes,
                 variables=variables,
+                destination=destination,
             )
     return ""
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
+from django_brockman.destinations import configured
 from django_brockman.models import Status, Trigger
 
 HOURS = 24
@@ -36,6 +38,9 @@ class Health:
     oldest_pending_at: dt.datetime | None
     failed_last_24h: int
     sent_per_hour: list[HourCount]
+    # The counts of each destination: every configured one, and any other name rows
+    # still carry (a destination removed from the settings, whose rows wait).
+    by_destination: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def oldest_pending_age(self) -> float | None:
@@ -62,6 +67,7 @@ class Health:
                 {"hour": hour.start.isoformat(), "count": hour.count}
                 for hour in self.sent_per_hour
             ],
+            "destinations": self.by_destination,
         }
 
 
@@ -73,9 +79,11 @@ def collect(now: dt.datetime | None = None, using: str | None = None) -> Health:
     """
     now = now or timezone.now()
     triggers: QuerySet[Trigger] = Trigger.objects.using(using)
+    by_destination = counts_by_destination(triggers)
     return Health(
         now=now,
-        counts=counts_by_status(triggers),
+        counts=totals(by_destination.values()),
+        by_destination=by_destination,
         oldest_pending_at=triggers.filter(status__in=(Status.PENDING, Status.SENDING)).aggregate(
             oldest=Min("created_at")
         )["oldest"],
@@ -86,16 +94,26 @@ def collect(now: dt.datetime | None = None, using: str | None = None) -> Health:
     )
 
 
-def counts_by_status(triggers: QuerySet[Trigger]) -> dict[str, int]:
+def counts_by_destination(triggers: QuerySet[Trigger]) -> dict[str, dict[str, int]]:
+    """Triggers by destination and status, for the statuses in COUNTED."""
     rows = (
         triggers.filter(status__in=COUNTED)
         .order_by()
-        .values_list("status")
+        .values_list("destination", "status")
         .annotate(count=Count("pk"))
     )
-    counts = dict.fromkeys(map(str, COUNTED), 0)
-    counts.update(dict(rows))
+    counts = {name: dict.fromkeys(map(str, COUNTED), 0) for name in configured()}
+    for destination, status, count in rows:
+        counts.setdefault(destination, dict.fromkeys(map(str, COUNTED), 0))[status] = count
     return counts
+
+
+def totals(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total = dict.fromkeys(map(str, COUNTED), 0)
+    for each in counts:
+        for status, count in each.items():
+            total[status] += count
+    return total
 
 
 def hour_starts(now: dt.datetime) -> list[dt.datetime]:

@@ -9,6 +9,7 @@ from django import template
 from django.template import Context
 
 from django_brockman import rendering
+from django_brockman.destinations import DEFAULT
 
 register = template.Library()
 
@@ -21,10 +22,17 @@ def record_trigger_tag(
     *,
     identities: Mapping[str, Any] | None = None,
     attributes: Mapping[str, Any] | None = None,
+    destination: str = DEFAULT,
     **variables: Any,
 ) -> str:
     return rendering.record_from_template(
-        context, action, obj, identities=identities, attributes=attributes, variables=variables
+        context,
+        action,
+        obj,
+        identities=identities,
+        attributes=attributes,
+        variables=variables,
+        destination=destination,
     )
 
 

@@ -63,4 +63,7 @@ def describe(health: Health) -> str:
         "Sent per hour (UTC): "
         + " ".join(f"{hour.start:%H}h={hour.count}" for hour in health.sent_per_hour),
     ]
+    for name, each in health.by_destination.items():
+        counts = ", ".join(f"{count} {status}" for status, count in each.items())
+        lines.append(f"Destination {name}: {counts}.")
     return "\n".join(lines)
