@@ -18,7 +18,7 @@ from django_brockman import transitions
 from django_brockman.clock import Clock
 from django_brockman.conf import conf, lease_problem, send_margin
 from django_brockman.delivery import POLL_SECONDS, Attempt
-from django_brockman.destinations import longest_timeout
+from django_brockman.destinations import longest_timeout, setting_name
 from django_brockman.outbox import Claim
 from django_brockman.retry import Outcome, RetryPolicy, Verdict
 from django_brockman.transitions import Change
@@ -245,6 +245,9 @@ class Judge:
     def refuse(self, destination: str, error: str) -> None:
         if destination in self.refused:
             return
+        # The errors name the single settings; say which of this destination's to check.
+        for option in ("API_KEY", "ENDPOINT"):
+            error = error.replace(f"BROCKMAN_{option}", setting_name(destination, option))
         self.refused[destination] = error
         if self.error is None:
             self.error = error
