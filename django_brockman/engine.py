@@ -141,6 +141,7 @@ def _deliverer(run: FlushRun, backend: str | None) -> Deliverer:
         timedelta(seconds=options.send_margin),
         run.clock.now,
         skip=run.judge.refuses,
+        notice=run.judge.notice,
     )
     scope = run.scope
     return make_deliverer(

@@ -221,11 +221,20 @@ class Judge:
         self.crash: Exception | None = None
         # Refused destinations, each with the first error FocusLab gave, in order.
         self.refused: dict[str, str] = {}
+        # Destinations whose refusal a delivery thread saw and the run has not judged yet.
+        self.refusing: set[str] = set()
 
     def refuses(self, trigger: Trigger) -> bool:
         """Whether *trigger*'s destination was refused: it must not be sent. Asked from
-        the delivery threads too."""
-        return trigger.destination in self.refused
+        the delivery threads."""
+        return trigger.destination in self.refusing or trigger.destination in self.refused
+
+    def notice(self, attempt: Attempt) -> None:
+        """From a delivery thread, as soon as an attempt failed: whether FocusLab refused
+        its destination is the policy's verdict, asked now so that no other thread sends
+        to that destination meanwhile."""
+        if self.policy.stops(attempt.error):
+            self.refusing.add(attempt.trigger.destination)
 
     def __call__(self, attempts: list[Attempt]) -> list[Judged]:
         now = self.clock.now()
