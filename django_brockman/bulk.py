@@ -10,9 +10,9 @@ from django.http import HttpRequest
 
 from django_brockman.callables import CallableFailed
 from django_brockman.consent import may_record
+from django_brockman.destinations import DEFAULT, validate_destination
 from django_brockman.identities import request_identities
 from django_brockman.models import Trigger
-from django_brockman.destinations import DEFAULT, validate_destination
 from django_brockman.recording import (
     UNCHECKED_ACTOR,
     after_save,

@@ -14,8 +14,8 @@ from django_brockman.actor import MIDDLEWARE_PATH as MIDDLEWARE
 from django_brockman.conf import (
     LEGACY_SETTINGS,
     WHEN_NEEDED,
-    conf,
     api_key_problem,
+    conf,
     endpoint_problem,
     lease_problem,
     number_problem,

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import FrameType

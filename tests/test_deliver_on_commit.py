@@ -102,7 +102,8 @@ def test_failure_leaves_the_row_to_the_flusher_and_never_breaks_the_page(
     assert response.status_code == 200
     assert "Could not deliver 1 triggers on commit" in caplog.text
     first = Trigger.objects.get(obj="page 1")
-    assert first.status == Status.PENDING and first.claim_token is None
+    assert first.status == Status.PENDING
+    assert first.claim_token is None
 
 
 @override_settings(BROCKMAN_DELIVER_ON_COMMIT=True, BROCKMAN_BACKEND=LOCMEM)
@@ -121,8 +122,13 @@ def test_a_row_another_flusher_holds_is_not_sent_again(sent: list[Trigger]) -> N
 
 
 def test_with_a_real_receiver() -> None:
-    with Receiver(api_key="dev-key") as receiver, override_settings(
-        BROCKMAN_DELIVER_ON_COMMIT=True, BROCKMAN_API_KEY="dev-key", BROCKMAN_ENDPOINT=receiver.url
+    with (
+        Receiver(api_key="dev-key") as receiver,
+        override_settings(
+            BROCKMAN_DELIVER_ON_COMMIT=True,
+            BROCKMAN_API_KEY="dev-key",
+            BROCKMAN_ENDPOINT=receiver.url,
+        ),
     ):
         uuid = Client().get("/record/").content.decode()
         assert receiver.idempotency_keys() == [uuid]

@@ -59,7 +59,8 @@ def test_flush_sends_each_trigger_with_its_destination_key_and_endpoint(
 
     result = flush(concurrency=concurrency)
 
-    assert result.sent == 6 and result.refused == {}
+    assert result.sent == 6
+    assert result.refused == {}
     for url, key, triggers in ((TRIGGER_URL, DEFAULT_KEY, default), (EU_URL, EU_KEY, eu)):
         requests = calls_to(mocked_api, url)
         assert {r.headers["X-FL-API-KEY"] for r in requests} == {key}
@@ -160,7 +161,9 @@ def test_flush_uses_each_destination_backend(mocked_api: responses.RequestsMock)
     BROCKMAN_LEASE_SECONDS=300,
 )
 def test_flush_lease_must_outlast_every_destination_timeout() -> None:
-    with pytest.raises(ImproperlyConfigured, match=r"BROCKMAN_DESTINATIONS\['slow'\]\['TIMEOUT'\]"):
+    with pytest.raises(
+        ImproperlyConfigured, match=r"BROCKMAN_DESTINATIONS\['slow'\]\['TIMEOUT'\]"
+    ):
         flush()
 
 
@@ -265,12 +268,14 @@ def test_admin_filters_and_shows_destination_and_health_per_destination(
     make(2, "eu", actor="abroad")
     page = admin_client.get("/admin/django_brockman/trigger/", {"destination": "eu"})
     text = page.content.decode()
-    assert "abroad-0" in text and "home-0" not in text
+    assert "abroad-0" in text
+    assert "home-0" not in text
     assert "?destination=eu" in text  # the list filter's link
     health = admin_client.get("/admin/django_brockman/trigger/health/").content.decode()
     assert 'id="brockman-destination-eu"' in health
-    assert "destination__exact=eu&amp;status__exact=pending\">2<" in health
-    assert EU_KEY not in health and EU_KEY not in text
+    assert 'destination__exact=eu&amp;status__exact=pending">2<' in health
+    assert EU_KEY not in health
+    assert EU_KEY not in text
 
 
 @override_settings(BROCKMAN_DESTINATIONS=TWO)

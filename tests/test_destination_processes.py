@@ -20,7 +20,9 @@ FAST = {"TIMEOUT": 1.0, "LEASE_SECONDS": 5.0, "RETRY_BASE_SECONDS": 0.05, "RETRY
 
 def make(count: int, destination: str) -> set[str]:
     rows = Trigger.objects.bulk_create(
-        Trigger(actor_id=f"actor-{n % 31}", action="viewed", obj=f"page {n}", destination=destination)
+        Trigger(
+            actor_id=f"actor-{n % 31}", action="viewed", obj=f"page {n}", destination=destination
+        )
         for n in range(count)
     )
     return {str(row.uuid) for row in rows}
@@ -37,7 +39,9 @@ def test_rejected_destination_stops_alone_while_the_other_is_fully_delivered() -
         }
         env = command_env(home.url, DESTINATIONS=destinations, **FAST)
         processes = [
-            start("brockman_flush", "--batch-size", "20", "--concurrency", str(concurrency), env=env)
+            start(
+                "brockman_flush", "--batch-size", "20", "--concurrency", str(concurrency), env=env
+            )
             for _ in range(flushers)
         ]
         outputs: list[tuple[int, str, str]] = []

@@ -145,7 +145,8 @@ def test_record_trigger_stores_destination_default_when_left_out() -> None:
 
     eu = record_trigger(None, "viewed", "page", actor_id="a", destination="eu")
     plain = record_trigger(None, "viewed", "page", actor_id="a")
-    assert eu is not None and plain is not None
+    assert eu is not None
+    assert plain is not None
     eu.refresh_from_db()
     plain.refresh_from_db()
     assert (eu.destination, plain.destination) == ("eu", "default")
