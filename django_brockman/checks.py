@@ -319,8 +319,11 @@ def check_destination_settings() -> list[CheckMessage]:
                     )
                 )
         key = options.get("API_KEY", "")
-        if not isinstance(key, str):
-            problem = api_key_problem(key, setting_name(name, "API_KEY"))
+        # An empty key is brockman.E057's, a deploy check.
+        problem = (
+            None if isinstance(key, str) else api_key_problem(key, setting_name(name, "API_KEY"))
+        )
+        if problem:
             errors.append(Error(problem, id="brockman.E056"))
     return errors
 
