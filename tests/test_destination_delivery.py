@@ -287,3 +287,23 @@ def test_forget_actor_erases_every_destination() -> None:
     Trigger.objects.create(actor_id="bob", action="a", obj="o", destination="eu")
     assert forget_actor("ada").deleted == 2
     assert list(Trigger.objects.values_list("actor_id", flat=True)) == ["bob"]
+
+
+@override_settings(BROCKMAN_DESTINATIONS=TWO)
+def test_router_repr_and_errors_never_show_a_key() -> None:
+    from django_brockman.backends.router import DestinationRouter
+
+    router = DestinationRouter()
+    assert EU_KEY not in repr(router) and DEFAULT_KEY not in repr(router)
+    assert "eu" in repr(router)
+    with pytest.raises(LookupError, match="No destination 'us'"):
+        router.backend_for("us")
+
+
+@override_settings(BROCKMAN_DESTINATIONS=TWO)
+def test_flush_takes_one_destination_name_as_a_str(mocked_api: responses.RequestsMock) -> None:
+    make(1)
+    make(1, "eu")
+    mocked_api.add(responses.POST, EU_URL, status=201)
+    assert flush(concurrency=1, destinations="eu").sent == 1
+    assert rows("default") == [(Status.PENDING, 0)]
