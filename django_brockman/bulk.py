@@ -81,18 +81,16 @@ def record_triggers(
 ) -> list[Trigger] | list[ItemResult]:
     """Record many triggers with ``bulk_create``: for backfills and imports.
 
-    Each item is a dict of record_trigger's arguments (``action``, ``obj`` and
-    optionally ``actor_id``, ``identities``, ``attributes``, ``variables``,
-    ``destination``); an item without ``actor_id`` takes the request's actor, one
-    without ``destination`` goes to *destination* (an unknown *destination* raises
-    ValueError at once, in either mode). Every item is checked as
-    record_trigger() checks it, before anything is written, and the rows are written in
-    one ``bulk_create`` inside the caller's transaction.
+    Each item is a dict of record_trigger's arguments (``action``, ``obj``, optionally
+    ``actor_id``, ``identities``, ``attributes``, ``variables``, ``destination``); an
+    item without ``actor_id`` takes the request's actor, one without ``destination``
+    goes to *destination* (unknown: ValueError at once, in either mode). Every item is
+    checked as record_trigger() checks it before anything is written, then the rows are
+    written in one ``bulk_create`` inside the caller's transaction.
 
-    By default it is all or nothing: a bad item raises TypeError or ValueError naming
-    its index, nothing is stored, and the stored Triggers are returned. With
-    ``partial=True`` every good item is stored and a list of ItemResult is returned,
-    one per item in input order.
+    By default it is all or nothing: a bad item raises TypeError or ValueError naming its
+    index and nothing is stored; the stored Triggers are returned. With ``partial=True``
+    every good item is stored and an ItemResult is returned per item, in input order.
 
     As with record_trigger(), BROCKMAN_IDENTITIES' identities for *request* are merged
     under each item's, and nothing is stored (after the items were checked) when

@@ -1,6 +1,11 @@
 """flush(): drain the outbox. Claim a batch, deliver it outside any transaction, write back.
 
-flush_loop() keeps flushing, for a worker that lives for days."""
+flush_loop() keeps flushing, for a worker that lives for days.
+
+Setting a run's *stop* from another thread (a signal handler) lets requests in flight
+finish and releases the rest unsent; so does the end of its *max_seconds*. An exception
+that is not FocusLab's answer (a bug in a backend, a database error) ends the run the
+same way, then is raised again."""
 
 from __future__ import annotations
 
@@ -112,22 +117,14 @@ def flush(
     destinations: Collection[str] | None = None,
     only: Collection[int] | None = None,
 ) -> FlushResult:
-    """Deliver due triggers until none is due, *limit* triggers were claimed,
-    *max_seconds* have passed, *stop* is set, or FocusLab rejects the configuration.
+    """Deliver due triggers until none is due, *limit* were claimed, *max_seconds* have
+    passed, *stop* is set, or FocusLab refuses every destination (see FlushResult).
 
-    Each trigger goes with its own destination's key, endpoint, timeout and backend
-    (*backend* replaces every destination's). *destinations* limits the run to those
-    names (default: every configured destination); *only* to the triggers with those
-    primary keys. FocusLab refusing one destination's key or endpoint stops that
-    destination only: see FlushResult.refused.
-
-    Arguments left as None come from the settings. Setting *stop* from another thread
-    (a signal handler) lets requests in flight finish and releases the rest unsent; so
-    does the end of *max_seconds*. An exception that is not FocusLab's answer (a bug in a
-    backend, a database error) ends the run the same way, then is raised again.
-    *from_task* says a task runs it (see outbox.refuse_open_transaction). A database
-    outage is waited out through *db_retry* (by default up to the lease; see dbretry):
-    past that, or when *stop* is set during one, DatabaseUnavailable is raised.
+    None means the setting. *destinations* and *only* limit the run to those names and
+    primary keys; *backend* replaces every destination's. How a run stops: see the module.
+    *from_task*: see outbox.refuse_open_transaction. A database outage is waited out
+    through *db_retry* (by default up to the lease; see dbretry): past that, or when
+    *stop* is set during one, DatabaseUnavailable is raised.
     """
     options = FlushOptions.from_settings(
         limit=limit,
@@ -137,12 +134,10 @@ def flush(
         tuning=tuning,
     )
     alias, stop = outbox.db_alias(using), stop or threading.Event()
-    scope = _scope(destinations)
     db = db_retry or DatabaseRetry(alias, patience=options.lease_seconds, clock=clock, stop=stop)
     _connect(db, from_task)
     run = FlushRun(options, alias, stop, clock, policy or RetryPolicy.from_settings(), db)
-    run.progress = progress
-    run.limit_to(scope, only)
+    run.limit_to(_scope(destinations), only, progress)
     return run.execute(_deliverer(run, backend))
 
 
@@ -215,10 +210,16 @@ class FlushRun:
         # Set when a claim found nothing due; a release makes rows due again.
         self.exhausted = False
 
-    def limit_to(self, scope: frozenset[str] | None, only: Collection[int] | None) -> None:
-        """Deliver only to the destinations in *scope*, only the rows in *only*."""
+    def limit_to(
+        self,
+        scope: frozenset[str] | None,
+        only: Collection[int] | None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        """Deliver only to the destinations in *scope*, only the rows in *only*; tell
+        *progress* after each write-back."""
         self.scope = self.judge.scope = scope
-        self.only = only
+        self.only, self.progress = only, progress
 
     def execute(self, deliverer: Deliverer) -> FlushResult:
         try:
@@ -333,34 +334,24 @@ def flush_loop(
     clock: Clock = SYSTEM_CLOCK,
     **flush_arguments: Any,
 ) -> FlushResult:
-    """Flush again and again until *stop* is set or FocusLab rejects the configuration
-    of every destination.
+    """Flush again and again until *stop* is set or FocusLab refuses every destination.
 
-    A destination FocusLab refused is left out of the runs that follow; the others keep
-    flowing. Sleeps *interval* seconds after a run that found nothing due, and starts the
-    next run at once after one that did. *report* is given each run's result. Returns
-    the last, with every destination refused meanwhile. A database outage of any length
-    is waited out (logged once when it starts and once when it ends); *stop* set during
-    one ends the loop as a signal does. A delivery outage is logged when it starts and
-    when it ends too (see OutageLog).
+    A refused destination is left out of the runs that follow. Sleeps *interval* seconds
+    after a run that found nothing due, and starts the next at once after one that did.
+    *report* is given each run's result. Returns the last, with every destination refused
+    meanwhile. A database outage of any length is waited out; *stop* set during one ends
+    the loop as a signal does. Outages are logged when they start and end (OutageLog).
     """
     stop = stop or threading.Event()
     scope = _scope(flush_arguments.pop("destinations", None))
     refused: dict[str, str] = {}
     using = flush_arguments.get("using")
-    alias = outbox.db_alias(using)
-    db = DatabaseRetry(alias, clock=clock, stop=stop)  # one for every run: see dbretry
+    db = DatabaseRetry(outbox.db_alias(using), clock=clock, stop=stop)  # one for every run
     outage = OutageLog(clock, lambda: stats.count_undelivered(using))
+    flush_arguments.update(stop=stop, clock=clock, db_retry=db, progress=outage)
     while True:
         try:
-            result = flush(
-                stop=stop,
-                clock=clock,
-                db_retry=db,
-                progress=outage,
-                destinations=scope,
-                **flush_arguments,
-            )
+            result = flush(destinations=scope, **flush_arguments)
         except DatabaseUnavailable:  # with no patience set, only *stop* ends the wait
             return FlushResult(interrupted=True, refused=refused)
         refused.update(result.refused)
@@ -371,11 +362,10 @@ def flush_loop(
             result.refused = refused
             result.error = result.error or next(iter(refused.values()), None)
             return result
-        # A worker lives for days: drop connections the database closed or that
-        # outlived CONN_MAX_AGE, as Django does between requests, and the outbox's
-        # connection if it is broken, even with CONN_MAX_AGE = None.
+        # A worker lives for days: drop connections the database closed or that outlived
+        # CONN_MAX_AGE, and the outbox's if it is broken, even with CONN_MAX_AGE = None.
         close_old_connections()
-        dbretry.drop_unusable(alias)
+        dbretry.drop_unusable(db.using)
 
 
 @contextmanager
