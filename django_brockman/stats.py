@@ -199,6 +199,10 @@ def collect(now: dt.datetime | None = None, using: str | None = None) -> Health:
         oldest_due=Min("next_attempt_at", filter=Q(next_attempt_at__lte=now)),
         waiting_retry=Count("pk", filter=Q(status=Status.PENDING, attempts__gte=1)),
     )
+    latest_error = counters.latest_error(using)
+    per_hour = counters.per_hour(hour_starts(now), using)
+    # After the tables of earlier migrations: a site upgraded but not migrated is told
+    # of the oldest missing migration's table first (see unmigrated).
     by_destination = counts_by_destination(triggers)
     return Health(
         now=now,
@@ -208,8 +212,8 @@ def collect(now: dt.datetime | None = None, using: str | None = None) -> Health:
         oldest_pending_at=unfinished["oldest"],
         oldest_due_at=unfinished["oldest_due"],
         last_sent_at=last_sent_at(triggers),
-        latest_error=counters.latest_error(using),
-        per_hour=counters.per_hour(hour_starts(now), using),
+        latest_error=latest_error,
+        per_hour=per_hour,
     )
 
 
