@@ -171,6 +171,42 @@ def test_record_triggers_destination_per_item_or_common() -> None:
 
 @pytest.mark.django_db
 @override_settings(BROCKMAN_DESTINATIONS=EU)
+def test_record_triggers_partial_refuses_an_unknown_destination_per_item() -> None:
+    from django_brockman import record_triggers
+    from django_brockman.models import Trigger
+
+    results = record_triggers(
+        None,
+        [
+            {"action": "a", "obj": "o", "actor_id": "x"},
+            {"action": "a", "obj": "o", "actor_id": "x", "destination": "us"},
+            {"action": "a", "obj": "o", "actor_id": "x", "destination": "default"},
+        ],
+        destination="eu",
+        partial=True,
+    )
+
+    assert [result.stored for result in results] == [True, False, True]
+    assert isinstance(results[1].error, ValueError)
+    assert str(results[1].error).startswith("Trigger 1: Unknown FocusLab destination 'us'")
+    assert sorted(Trigger.objects.values_list("destination", flat=True)) == ["default", "eu"]
+
+
+@pytest.mark.django_db
+@override_settings(BROCKMAN_DESTINATIONS=EU)
+def test_record_triggers_partial_refuses_an_unknown_common_destination_at_once() -> None:
+    from django_brockman import record_triggers
+    from django_brockman.models import Trigger
+
+    with pytest.raises(ValueError, match="Unknown FocusLab destination 'us'"):
+        record_triggers(
+            None, [{"action": "a", "obj": "o", "actor_id": "x"}], destination="us", partial=True
+        )
+    assert not Trigger.objects.exists()
+
+
+@pytest.mark.django_db
+@override_settings(BROCKMAN_DESTINATIONS=EU)
 def test_arecord_trigger_stores_destination() -> None:
     from django_brockman import arecord_trigger
     from django_brockman.models import Trigger
