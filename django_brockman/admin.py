@@ -20,6 +20,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from django_brockman import stats, transitions, unmigrated
+from django_brockman.destinations import configured
 from django_brockman.health_chart import hourly_chart
 from django_brockman.models import Status, Trigger
 
@@ -36,6 +37,7 @@ DETAIL_FIELDS = (
     "actor_id",
     "action",
     "obj",
+    "destination",
     "payload",
     "attempts",
     "last_error_text",
@@ -52,6 +54,21 @@ else:
     ModelAdmin = admin.ModelAdmin
 
 
+class DestinationFilter(admin.SimpleListFilter):
+    """The configured destinations, read from the settings: a filter listing the values
+    in the table would scan all of it on every page."""
+
+    title = _("destination")
+    parameter_name = "destination"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(name, name) for name in configured()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Trigger]) -> QuerySet[Trigger]:
+        value = self.value()
+        return queryset.filter(destination=value) if value else queryset
+
+
 @admin.register(Trigger)
 class TriggerAdmin(ModelAdmin):
     list_display = [
@@ -59,12 +76,13 @@ class TriggerAdmin(ModelAdmin):
         "action",
         "obj",
         "actor_id",
+        "destination",
         "attempts",
         "next_attempt_at",
         "created_at",
         "sent_at",
     ]
-    list_filter = ["status", "action"]
+    list_filter = ["status", DestinationFilter, "action"]
     # Exact matches only, so a search on a large outbox uses the actor index; a term that
     # is a UUID also finds the trigger with that UUID (see get_search_results).
     search_fields = ["=actor_id"]

@@ -10,18 +10,23 @@ from typing import Any, Literal, overload
 from django.db import router
 from django.http import HttpRequest
 
-from django_brockman import signals
 from django_brockman.callables import CallableFailed
 from django_brockman.conf import conf
 from django_brockman.consent import may_record
+from django_brockman.destinations import DEFAULT, validate_destination
 from django_brockman.identities import request_identities
 from django_brockman.models import Trigger
-from django_brockman.recording import UNCHECKED_ACTOR, new_row, resolve_actor_id
+from django_brockman.recording import UNCHECKED_ACTOR, after_save, new_row, resolve_actor_id
 from django_brockman.validation import trigger_data, validate_actor_id
 
 #: The keys an item may have: record_trigger's arguments, less *request* and *using*.
-ITEM_KEYS = frozenset({"action", "obj", "actor_id", "identities", "attributes", "variables"})
+ITEM_KEYS = frozenset(
+    {"action", "obj", "actor_id", "identities", "attributes", "variables", "destination"}
+)
 REQUIRED_KEYS = frozenset({"action", "obj"})
+
+#: What every item shares: the request's identities, and the call's destination.
+Shared = tuple[Mapping[str, Any] | None, str]
 
 #: What checking one item gives: its unsaved row, or the error that names it.
 Checked = Trigger | TypeError | ValueError
@@ -51,6 +56,7 @@ def record_triggers(
     *,
     using: str | None = ...,
     partial: Literal[False] = ...,
+    destination: str = ...,
 ) -> list[Trigger]: ...
 
 
@@ -61,6 +67,7 @@ def record_triggers(
     *,
     using: str | None = ...,
     partial: Literal[True],
+    destination: str = ...,
 ) -> list[ItemResult]: ...
 
 
@@ -70,35 +77,37 @@ def record_triggers(
     *,
     using: str | None = None,
     partial: bool = False,
+    destination: str = DEFAULT,
 ) -> list[Trigger] | list[ItemResult]:
     """Record many triggers with ``bulk_create``: for backfills and imports.
 
-    Each item is a dict of record_trigger's arguments (``action``, ``obj`` and
-    optionally ``actor_id``, ``identities``, ``attributes``, ``variables``); an item
-    without ``actor_id`` takes the request's actor. Every item is checked as
-    record_trigger() checks it, before anything is written, and the rows are written in
-    one ``bulk_create`` inside the caller's transaction.
+    Each item is a dict of record_trigger's arguments (``action``, ``obj``, optionally
+    ``actor_id``, ``identities``, ``attributes``, ``variables``, ``destination``); an
+    item without ``actor_id`` takes the request's actor, one without ``destination``
+    goes to *destination* (unknown: ValueError at once, in either mode). Every item is
+    checked as record_trigger() checks it before anything is written, then the rows are
+    written in one ``bulk_create`` inside the caller's transaction.
 
-    By default it is all or nothing: a bad item raises TypeError or ValueError naming
-    its index, nothing is stored, and the stored Triggers are returned. With
-    ``partial=True`` every good item is stored and a list of ItemResult is returned,
-    one per item in input order.
+    By default it is all or nothing: a bad item raises TypeError or ValueError naming its
+    index and nothing is stored; the stored Triggers are returned. With ``partial=True``
+    every good item is stored and an ItemResult is returned per item, in input order.
 
     As with record_trigger(), BROCKMAN_IDENTITIES' identities for *request* are merged
     under each item's, and nothing is stored (after the items were checked) when
     BROCKMAN_ENABLED is False, BROCKMAN_CONSENT refuses *request*, a site callable
     raised in production, or an item needs the request's actor and it has none (logged).
     """
+    common = validate_destination(destination)
     recording, shared = _recording_and_identities(request)
     request_actor = RequestActor(request, recording)
-    checked = _check_all(items, request_actor, shared, stop_at_error=not partial)
+    checked = _check_all(items, request_actor, (shared, common), stop_at_error=not partial)
     stored = recording and not request_actor.missing
     rows = [row for row in checked if isinstance(row, Trigger)] if stored else []
     if rows:
         alias = using or router.db_for_write(Trigger)
         # bulk_create is atomic: a database error part way stores none of the rows.
         Trigger.objects.using(alias).bulk_create(rows)
-        signals.announce_recorded(rows, alias)
+        after_save(rows, alias)
     if not partial:
         return rows
     return [_result(row, stored=stored) for row in checked]
@@ -150,7 +159,7 @@ def _result(checked: Checked, *, stored: bool) -> ItemResult:
 def _check_all(
     items: Iterable[Mapping[str, Any]],
     request_actor: Callable[[], str],
-    shared: Mapping[str, Any] | None,
+    shared: Shared,
     *,
     stop_at_error: bool,
 ) -> list[Checked]:
@@ -176,7 +185,7 @@ def _check_all(
 def _check_one(
     item: object,
     request_actor: Callable[[], str],
-    shared: Mapping[str, Any] | None,
+    shared: Shared,
     max_bytes: int,
 ) -> Trigger:
     if not isinstance(item, Mapping):
@@ -184,17 +193,19 @@ def _check_one(
     keys = item.keys()
     if not (REQUIRED_KEYS <= keys <= ITEM_KEYS):
         _refuse_keys(keys)
+    identities, destination = shared
     actor_id = item.get("actor_id")
     return new_row(
         trigger_data(
             request_actor() if actor_id is None else validate_actor_id(actor_id),
             item["action"],
             item["obj"],
-            _merged(shared, item.get("identities")),
+            _merged(identities, item.get("identities")),
             item.get("attributes"),
             item.get("variables"),
             max_bytes=max_bytes,
-        )
+        ),
+        validate_destination(item.get("destination", destination)),
     )
 
 

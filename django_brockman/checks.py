@@ -15,9 +15,11 @@ from django_brockman.actor import MIDDLEWARE_PATH as MIDDLEWARE
 from django_brockman.conf import (
     LEGACY_SETTINGS,
     WHEN_NEEDED,
+    api_key_problem,
     conf,
     endpoint_problem,
     lease_problem,
+    number_problem,
 )
 
 # A cookie name is an RFC 6265 token.
@@ -97,11 +99,8 @@ def check_backend() -> list[CheckMessage]:
 
 
 def _number(name: str, value: object, *, integer: bool) -> list[CheckMessage]:
-    kinds: tuple[type[float], ...] = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
-        kind = "a positive int" if integer else "a positive number"
-        return [Error(f"BROCKMAN_{name} must be {kind}, not {value!r}.", id="brockman.E005")]
-    return []
+    problem = number_problem(f"BROCKMAN_{name}", value, integer=integer)
+    return [Error(problem, id="brockman.E005")] if problem else []
 
 
 def check_numbers() -> list[CheckMessage]:
@@ -247,6 +246,142 @@ def check_task_settings() -> list[CheckMessage]:
     return errors
 
 
+def check_destinations() -> list[CheckMessage]:
+    """BROCKMAN_DESTINATIONS: a dict like DATABASES, with a "default" entry."""
+    from django_brockman.destinations import DEFAULT, NAME, OPTIONS
+
+    value = conf.DESTINATIONS
+    if value is None:
+        return []
+    if not isinstance(value, dict) or DEFAULT not in value:
+        return [
+            Error(
+                f"BROCKMAN_DESTINATIONS must be a dict of destinations that includes {DEFAULT!r}.",
+                hint='For example {"default": {"API_KEY": ..., "ENDPOINT": ...}, "eu": {...}}.',
+                id="brockman.E050",
+            )
+        ]
+    errors: list[CheckMessage] = []
+    for name, options in value.items():
+        if not isinstance(name, str) or not NAME.fullmatch(name):
+            errors.append(
+                Error(
+                    f"BROCKMAN_DESTINATIONS has the name {name!r}; a destination's name is 1 "
+                    "to 64 letters, digits, '_' or '-'.",
+                    id="brockman.E051",
+                )
+            )
+        elif not isinstance(options, dict) or set(options) - set(OPTIONS):
+            errors.append(
+                Error(
+                    f"BROCKMAN_DESTINATIONS[{name!r}] must be a dict with keys among "
+                    f"{', '.join(OPTIONS)}.",
+                    id="brockman.E052",
+                )
+            )
+    return errors
+
+
+def _destination_options() -> dict[str, dict[str, object]]:
+    """BROCKMAN_DESTINATIONS' entries when its shape is right (E050 to E052 pass)."""
+    if conf.DESTINATIONS is None or check_destinations():
+        return {}
+    return {name: dict(options) for name, options in conf.DESTINATIONS.items()}
+
+
+def check_destination_settings() -> list[CheckMessage]:
+    """What each destination sets itself, by the rules of the single settings it
+    replaces; what it leaves out is checked as that setting."""
+    from django_brockman.destinations import setting_name
+
+    errors: list[CheckMessage] = []
+    for name, options in _destination_options().items():
+        if "ENDPOINT" in options:
+            problem = endpoint_problem(options["ENDPOINT"], setting_name(name, "ENDPOINT"))
+            if problem:
+                errors.append(Error(problem, id="brockman.E053"))
+        if "TIMEOUT" in options:
+            setting = setting_name(name, "TIMEOUT")
+            timeout = options["TIMEOUT"]
+            problem = number_problem(setting, timeout)
+            if not problem and not check_numbers():
+                problem = lease_problem(conf.LEASE_SECONDS, timeout, setting)  # type: ignore[arg-type]
+            if problem:
+                errors.append(Error(problem, id="brockman.E054"))
+        if "BACKEND" in options:
+            backend = options["BACKEND"]
+            try:
+                import_string(backend)  # type: ignore[arg-type]
+            except ImportError as exc:
+                errors.append(
+                    Error(
+                        f"{setting_name(name, 'BACKEND')} {backend!r} cannot be imported: {exc}",
+                        id="brockman.E055",
+                    )
+                )
+        key = options.get("API_KEY", "")
+        # An empty key is brockman.E057's, a deploy check.
+        problem = (
+            None if isinstance(key, str) else api_key_problem(key, setting_name(name, "API_KEY"))
+        )
+        if problem:
+            errors.append(Error(problem, id="brockman.E056"))
+    return errors
+
+
+def check_destination_keys_present() -> list[CheckMessage]:
+    """A deploy check, like brockman.E001: every destination delivered over HTTP has a
+    key. Only "default" falls back to BROCKMAN_API_KEY."""
+    from django_brockman.backends.http import HttpBackend
+    from django_brockman.destinations import setting_name
+
+    errors: list[CheckMessage] = []
+    for name, options in _destination_options().items():
+        if name == "default" and "API_KEY" not in options:
+            continue  # brockman.E001's
+        backend = options.get("BACKEND", conf.BACKEND)
+        try:
+            klass = import_string(backend)  # type: ignore[arg-type]
+        except ImportError:
+            continue  # brockman.E004's or E055's
+        if not (isinstance(klass, type) and issubclass(klass, HttpBackend)):
+            continue
+        key = options.get("API_KEY", "")
+        problem = api_key_problem(key, setting_name(name, "API_KEY"))
+        if problem and isinstance(key, str):  # not a str: brockman.E056's
+            errors.append(
+                Error(
+                    problem,
+                    hint="Only 'default' falls back to BROCKMAN_API_KEY; give each other "
+                    "destination its own project's key.",
+                    id="brockman.E057",
+                )
+            )
+    return errors
+
+
+def check_deliver_on_commit() -> list[CheckMessage]:
+    value = conf.DELIVER_ON_COMMIT
+    if not isinstance(value, bool):
+        return [
+            Error(
+                f"BROCKMAN_DELIVER_ON_COMMIT must be True or False, not {value!r}.",
+                id="brockman.E060",
+            )
+        ]
+    if value and not settings.DEBUG:
+        return [
+            Warning(
+                "BROCKMAN_DELIVER_ON_COMMIT is True with DEBUG = False: every request that "
+                "records a trigger then waits on FocusLab after its transaction commits.",
+                hint="It is meant for development. In production leave it False and run "
+                "brockman_flush from cron, a worker or a task.",
+                id="brockman.W060",
+            )
+        ]
+    return []
+
+
 def check_legacy_settings() -> list[CheckMessage]:
     """The reference client's FL_API_KEY and FL_ENDPOINT: used, but to be renamed."""
     messages: list[CheckMessage] = []
@@ -338,6 +473,9 @@ CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_auth_hooks,
     check_cookie_middleware,
     check_task_settings,
+    check_destinations,
+    check_destination_settings,
+    check_deliver_on_commit,
     check_legacy_settings,
     check_retention,
     check_sqlite_transaction_mode,
@@ -345,4 +483,5 @@ CHECKS: list[Callable[[], list[CheckMessage]]] = [
 
 DEPLOY_CHECKS: list[Callable[[], list[CheckMessage]]] = [
     check_api_key_present,
+    check_destination_keys_present,
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from django.conf import settings
 
@@ -11,9 +11,11 @@ from django_brockman.defaults import DEFAULT_ENDPOINT, DEFAULT_TIMEOUT, is_http_
 __all__ = [
     "DEFAULT_ENDPOINT",
     "DEFAULT_TIMEOUT",
+    "api_key_problem",
     "conf",
     "endpoint_problem",
     "lease_problem",
+    "number_problem",
     "send_margin",
 ]
 
@@ -52,6 +54,10 @@ class Settings:
         if legacy and not hasattr(settings, f"BROCKMAN_{name}") and hasattr(settings, legacy):
             return legacy
         return f"BROCKMAN_{name}"
+
+    @property
+    def DESTINATIONS(self) -> Mapping[str, Mapping[str, object]] | None:
+        return getattr(settings, "BROCKMAN_DESTINATIONS", None)
 
     @property
     def TIMEOUT(self) -> float:
@@ -130,6 +136,10 @@ class Settings:
     def KEEP_FAILED_DAYS(self) -> float | None:
         return getattr(settings, "BROCKMAN_KEEP_FAILED_DAYS", DEFAULT_KEEP_FAILED_DAYS)
 
+    @property
+    def DELIVER_ON_COMMIT(self) -> bool:
+        return getattr(settings, "BROCKMAN_DELIVER_ON_COMMIT", False)
+
 
 conf = Settings()
 
@@ -140,20 +150,44 @@ def send_margin(timeout: float) -> float:
     return timeout + 1.0
 
 
-def lease_problem(lease_seconds: float, timeout: float) -> str | None:
-    """Why a lease of *lease_seconds* cannot work with requests of up to *timeout* seconds;
-    None when it can. Every trigger would be released unsent and claimed again, for ever."""
+def lease_problem(
+    lease_seconds: float, timeout: float, setting: str = "BROCKMAN_TIMEOUT"
+) -> str | None:
+    """Why a lease of *lease_seconds* cannot work with requests of up to *timeout* seconds
+    (the value of *setting*); None when it can. Every trigger would be released unsent
+    and claimed again, for ever."""
     if lease_seconds > send_margin(timeout):
         return None
     return (
-        f"BROCKMAN_LEASE_SECONDS ({lease_seconds}) must be longer than BROCKMAN_TIMEOUT "
+        f"BROCKMAN_LEASE_SECONDS ({lease_seconds}) must be longer than {setting} "
         f"({timeout}) plus one second, or no trigger could be sent before its lease ends."
     )
 
 
-def endpoint_problem(endpoint: object) -> str | None:
-    """What is wrong with BROCKMAN_ENDPOINT's value *endpoint*; None when nothing is."""
+def endpoint_problem(endpoint: object, setting: str | None = None) -> str | None:
+    """What is wrong with *endpoint*, the value of *setting* (BROCKMAN_ENDPOINT by
+    default); None when nothing is."""
     if is_http_url(endpoint):
         return None
-    name = Settings.setting_name("ENDPOINT")
+    name = setting or Settings.setting_name("ENDPOINT")
     return f"{name} must be an http:// or https:// URL, not {endpoint!r}."
+
+
+def number_problem(setting: str, value: object, *, integer: bool = False) -> str | None:
+    """What is wrong with *value* as the positive number *setting* must be; None when
+    nothing is."""
+    kinds: tuple[type[float], ...] = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+        kind = "a positive int" if integer else "a positive number"
+        return f"{setting} must be {kind}, not {value!r}."
+    return None
+
+
+def api_key_problem(value: object, setting: str) -> str | None:
+    """What is wrong with *value* as the API key *setting*; None when nothing is. The
+    message never shows the key."""
+    if not isinstance(value, str):
+        return f"{setting} must be a str, not {type(value).__name__}."
+    if not value:
+        return f"{setting} is not set, so no trigger can be delivered; they wait in the outbox."
+    return None

@@ -67,16 +67,23 @@ class Sender:
     # so no trigger is ever sent by a flusher that may already have lost it.
     margin: timedelta
     now: Callable[[], datetime] = timezone.now
+    # Whether *trigger* must go back unsent all the same (its destination was refused).
+    skip: Callable[[Trigger], bool] = lambda trigger: False
+    # Told of each failed attempt at once, in the delivery thread, so that a refusal
+    # stops the other threads before the run has judged it.
+    notice: Callable[[Attempt], None] = lambda attempt: None
 
     def __call__(self, backend: BaseBackend, trigger: Trigger) -> Attempt:
-        if self.halted() or not trigger.is_held(self.now() + self.margin):
+        if self.halted() or self.skip(trigger) or not trigger.is_held(self.now() + self.margin):
             return Attempt(trigger, skipped=True)
         try:
             backend.send(trigger)
         except Exception as exc:
             # Caught broadly so that a buggy backend cannot lose the results of the
             # other triggers in flight; the run decides what to do about it.
-            return Attempt(trigger, error=exc)
+            attempt = Attempt(trigger, error=exc)
+            self.notice(attempt)
+            return attempt
         return Attempt(trigger)
 
 

@@ -1,12 +1,17 @@
 """flush(): drain the outbox. Claim a batch, deliver it outside any transaction, write back.
 
-flush_loop() keeps flushing, for a worker that lives for days."""
+flush_loop() keeps flushing, for a worker that lives for days.
+
+Setting a run's *stop* from another thread (a signal handler) lets requests in flight
+finish and releases the rest unsent; so does the end of its *max_seconds*. An exception
+that is not FocusLab's answer (a bug in a backend, a database error) ends the run the
+same way, then is raised again."""
 
 from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,10 +21,11 @@ from typing import Any
 from django.db import close_old_connections
 
 from django_brockman import dbretry, outbox, stats, transitions
-from django_brockman.backends import get_backend
+from django_brockman.backends.router import DestinationRouter
 from django_brockman.clock import SYSTEM_CLOCK, Clock
 from django_brockman.dbretry import DatabaseRetry, DatabaseUnavailable
 from django_brockman.delivery import Deliverer, Sender, make_deliverer
+from django_brockman.destinations import configured, validate_destination
 from django_brockman.flushing import (
     ClaimTracker,
     FlushOptions,
@@ -55,6 +61,9 @@ class FlushResult:
     lost: int = 0
     # Why the run stopped early on a configuration error (bad API key, wrong endpoint).
     error: str | None = None
+    # Destinations that FocusLab refused (a rejected key, a wrong endpoint), each with
+    # its error: their triggers went back unspent while the others were delivered.
+    refused: dict[str, str] = field(default_factory=dict)
     # True when the run was asked to stop (a signal) before it was done.
     interrupted: bool = False
     # Why triggers wait for a retry or failed, one group per reason (set when the run ends).
@@ -75,6 +84,8 @@ class FlushResult:
             text += f", {self.released} released unsent"
         if self.lost:
             text += f", {self.lost} results not written (the rows had passed to another claim)"
+        for destination, error in self.refused.items():
+            text += f"; destination {destination!r} refused: {error}"
         return text
 
     def count(self, ledger: Ledger) -> None:
@@ -103,17 +114,17 @@ def flush(
     tuning: Tuning | None = None,
     from_task: bool = False,
     db_retry: DatabaseRetry | None = None,
+    destinations: Collection[str] | None = None,
+    only: Collection[int] | None = None,
 ) -> FlushResult:
-    """Deliver due triggers until none is due, *limit* triggers were claimed,
-    *max_seconds* have passed, *stop* is set, or FocusLab rejects the configuration.
+    """Deliver due triggers until none is due, *limit* were claimed, *max_seconds* have
+    passed, *stop* is set, or FocusLab refuses every destination (see FlushResult).
 
-    Arguments left as None come from the settings. Setting *stop* from another thread
-    (a signal handler) lets requests in flight finish and releases the rest unsent; so
-    does the end of *max_seconds*. An exception that is not FocusLab's answer (a bug in a
-    backend, a database error) ends the run the same way, then is raised again.
-    *from_task* says a task runs it (see outbox.refuse_open_transaction). A database
-    outage is waited out through *db_retry* (by default up to the lease; see dbretry):
-    past that, or when *stop* is set during one, DatabaseUnavailable is raised.
+    None means the setting. *destinations* and *only* limit the run to those names and
+    primary keys; *backend* replaces every destination's. How a run stops: see the module.
+    *from_task*: see outbox.refuse_open_transaction. A database outage is waited out
+    through *db_retry* (by default up to the lease; see dbretry): past that, or when
+    *stop* is set during one, DatabaseUnavailable is raised.
     """
     options = FlushOptions.from_settings(
         limit=limit,
@@ -126,7 +137,7 @@ def flush(
     db = db_retry or DatabaseRetry(alias, patience=options.lease_seconds, clock=clock, stop=stop)
     _connect(db, from_task)
     run = FlushRun(options, alias, stop, clock, policy or RetryPolicy.from_settings(), db)
-    run.progress = progress
+    run.limit_to(_scope(destinations), only, progress)
     return run.execute(_deliverer(run, backend))
 
 
@@ -136,12 +147,29 @@ def _connect(db: DatabaseRetry, from_task: bool) -> None:
     db.run(outbox.refuse_open_transaction, db.using, from_task=from_task)
 
 
+def _scope(destinations: Collection[str] | None) -> frozenset[str]:
+    """The destinations a run delivers to; ValueError names an unknown one."""
+    if destinations is None:
+        return frozenset(configured())
+    if isinstance(destinations, str):
+        destinations = [destinations]
+    return frozenset(validate_destination(name) for name in destinations)
+
+
 def _deliverer(run: FlushRun, backend: str | None) -> Deliverer:
-    """Sends through *backend* while *run* is not halted and the lease allows."""
+    """Sends through *backend* (or each destination's) while *run* is not halted, the
+    trigger's destination was not refused and the lease allows."""
     options = run.options
-    sender = Sender(run.halted, timedelta(seconds=options.send_margin), run.clock.now)
+    sender = Sender(
+        run.halted,
+        timedelta(seconds=options.send_margin),
+        run.clock.now,
+        skip=run.judge.refuses,
+        notice=run.judge.notice,
+    )
+    scope = run.scope
     return make_deliverer(
-        lambda: get_backend(backend),
+        lambda: DestinationRouter(scope, backend),
         sender,
         options.concurrency,
         poll_seconds=options.tuning.poll_seconds,
@@ -153,6 +181,9 @@ class FlushRun:
 
     # Given the result after each write-back (a progress bar).
     progress: ProgressCallback | None = None
+    # The destinations delivered to (None: any), and the only rows to claim (None: any).
+    scope: frozenset[str] | None = None
+    only: Collection[int] | None = None
 
     def __init__(
         self,
@@ -179,6 +210,17 @@ class FlushRun:
         # Set when a claim found nothing due; a release makes rows due again.
         self.exhausted = False
 
+    def limit_to(
+        self,
+        scope: frozenset[str] | None,
+        only: Collection[int] | None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
+        """Deliver only to the destinations in *scope*, only the rows in *only*; tell
+        *progress* after each write-back."""
+        self.scope = self.judge.scope = scope
+        self.only, self.progress = only, progress
+
     def execute(self, deliverer: Deliverer) -> FlushResult:
         try:
             try:
@@ -191,6 +233,7 @@ class FlushRun:
             deliverer.close()
         self.result.error = self.judge.error
         self.result.reasons = self.ledger.groups()
+        self.result.refused = dict(self.judge.refused)
         self.result.interrupted = self.stops.stop.is_set() and self.result.error is None
         if self.judge.crash is not None:
             raise self.judge.crash
@@ -234,7 +277,14 @@ class FlushRun:
 
     def claim_batch(self, size: int) -> outbox.Claim:
         """Its lease counted from now, when the database answers (after an outage too)."""
-        return outbox.claim_batch(size, self.options.lease_seconds, self.using, self.clock.now())
+        return outbox.claim_batch(
+            size,
+            self.options.lease_seconds,
+            self.using,
+            self.clock.now(),
+            destinations=None if self.scope is None else self.scope - self.judge.refused.keys(),
+            pks=self.only,
+        )
 
     def write_back(self) -> None:
         judged = self.buffer.take()
@@ -284,33 +334,38 @@ def flush_loop(
     clock: Clock = SYSTEM_CLOCK,
     **flush_arguments: Any,
 ) -> FlushResult:
-    """Flush again and again until *stop* is set or FocusLab rejects the configuration.
+    """Flush again and again until *stop* is set or FocusLab refuses every destination.
 
-    Sleeps *interval* seconds after a run that found nothing due, and starts the next run
-    at once after one that did. *report* is given each run's result. Returns the last.
-    A database outage of any length is waited out (logged once when it starts and once
-    when it ends); *stop* set during one ends the loop as a signal does. A delivery outage
-    is logged when it starts and when it ends too (see OutageLog).
+    A refused destination is left out of the runs that follow. Sleeps *interval* seconds
+    after a run that found nothing due, and starts the next at once after one that did.
+    *report* is given each run's result. Returns the last, with every destination refused
+    meanwhile. A database outage of any length is waited out; *stop* set during one ends
+    the loop as a signal does. Outages are logged when they start and end (OutageLog).
     """
     stop = stop or threading.Event()
+    scope = _scope(flush_arguments.pop("destinations", None))
+    refused: dict[str, str] = {}
     using = flush_arguments.get("using")
-    alias = outbox.db_alias(using)
-    db = DatabaseRetry(alias, clock=clock, stop=stop)  # one for every run: see dbretry
+    db = DatabaseRetry(outbox.db_alias(using), clock=clock, stop=stop)  # one for every run
     outage = OutageLog(clock, lambda: stats.count_undelivered(using))
+    flush_arguments.update(stop=stop, clock=clock, db_retry=db, progress=outage)
     while True:
         try:
-            result = flush(stop=stop, clock=clock, db_retry=db, progress=outage, **flush_arguments)
+            result = flush(destinations=scope, **flush_arguments)
         except DatabaseUnavailable:  # with no patience set, only *stop* ends the wait
-            return FlushResult(interrupted=True)
+            return FlushResult(interrupted=True, refused=refused)
+        refused.update(result.refused)
+        scope -= result.refused.keys()
         if report is not None:
             report(result)
-        if result.error or clock.wait(stop, 0 if result.claimed else interval):
+        if not scope or clock.wait(stop, 0 if result.claimed else interval):
+            result.refused = refused
+            result.error = result.error or next(iter(refused.values()), None)
             return result
-        # A worker lives for days: drop connections the database closed or that
-        # outlived CONN_MAX_AGE, as Django does between requests, and the outbox's
-        # connection if it is broken, even with CONN_MAX_AGE = None.
+        # A worker lives for days: drop connections the database closed or that outlived
+        # CONN_MAX_AGE, and the outbox's if it is broken, even with CONN_MAX_AGE = None.
         close_old_connections()
-        dbretry.drop_unusable(alias)
+        dbretry.drop_unusable(db.using)
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -17,9 +18,13 @@ from django_brockman import transitions
 from django_brockman.clock import Clock
 from django_brockman.conf import conf, lease_problem, send_margin
 from django_brockman.delivery import POLL_SECONDS, Attempt
+from django_brockman.destinations import longest_timeout, setting_name
 from django_brockman.outbox import Claim
 from django_brockman.retry import Outcome, RetryPolicy, Verdict
 from django_brockman.transitions import Change
+
+if TYPE_CHECKING:
+    from django_brockman.models import Trigger
 
 logger = logging.getLogger("django_brockman.engine")
 
@@ -75,7 +80,9 @@ class FlushOptions:
         ):
             if value is not None and not value > 0:
                 raise ValueError(f"flush() needs {name} above 0 or None, got {value!r}.")
-        problem = lease_problem(conf.LEASE_SECONDS, conf.TIMEOUT)
+        # Requests to every destination must end within the lease.
+        timeout, setting = longest_timeout()
+        problem = lease_problem(conf.LEASE_SECONDS, timeout, setting)
         if problem:
             raise ImproperlyConfigured(problem)
         return cls(
@@ -84,7 +91,7 @@ class FlushOptions:
             concurrency=concurrency or conf.CONCURRENCY,
             max_seconds=max_seconds,
             lease_seconds=conf.LEASE_SECONDS,
-            send_margin=send_margin(conf.TIMEOUT),
+            send_margin=send_margin(timeout),
             tuning=tuning or Tuning(),
         )
 
@@ -192,14 +199,42 @@ class WriteBackBuffer:
 
 class Judge:
     """What each attempt means under the RetryPolicy. Notes what stops the run: the first
-    configuration error FocusLab reports, and the first exception that is a bug."""
+    configuration error FocusLab reports, and the first exception that is a bug.
 
-    def __init__(self, policy: RetryPolicy, halt: threading.Event, clock: Clock) -> None:
+    A configuration error (a rejected key, a wrong endpoint) stops only the destination
+    it came from: its triggers go back unspent and are claimed no more in this run. The
+    run halts once every destination in *scope* (None: any) is refused.
+    """
+
+    def __init__(
+        self,
+        policy: RetryPolicy,
+        halt: threading.Event,
+        clock: Clock,
+        scope: frozenset[str] | None = None,
+    ) -> None:
         self.policy = policy
         self.halt = halt
         self.clock = clock
+        self.scope = scope
         self.error: str | None = None
         self.crash: Exception | None = None
+        # Refused destinations, each with the first error FocusLab gave, in order.
+        self.refused: dict[str, str] = {}
+        # Destinations whose refusal a delivery thread saw and the run has not judged yet.
+        self.refusing: set[str] = set()
+
+    def refuses(self, trigger: Trigger) -> bool:
+        """Whether *trigger*'s destination was refused: it must not be sent. Asked from
+        the delivery threads."""
+        return trigger.destination in self.refusing or trigger.destination in self.refused
+
+    def notice(self, attempt: Attempt) -> None:
+        """From a delivery thread, as soon as an attempt failed: whether FocusLab refused
+        its destination is the policy's verdict, asked now so that no other thread sends
+        to that destination meanwhile."""
+        if self.policy.stops(attempt.error):
+            self.refusing.add(attempt.trigger.destination)
 
     def __call__(self, attempts: list[Attempt]) -> list[Judged]:
         now = self.clock.now()
@@ -212,12 +247,28 @@ class Judge:
             return None
         outcome = self.policy.decide(attempt.error, attempt.trigger.attempts + 1, now)
         if outcome.verdict is Verdict.STOP:
-            if self.error is None:
-                self.error = outcome.error
-                logger.error("Stopping the flush: %s", outcome.error)
-            self.halt.set()
+            self.refuse(attempt.trigger.destination, outcome.error)
             return None
         return outcome
+
+    def refuse(self, destination: str, error: str) -> None:
+        if destination in self.refused:
+            return
+        # The errors name the single settings; say which of this destination's to check.
+        for option in ("API_KEY", "ENDPOINT"):
+            error = error.replace(f"BROCKMAN_{option}", setting_name(destination, option))
+        self.refused[destination] = error
+        if self.error is None:
+            self.error = error
+        if self.scope is None or self.scope <= self.refused.keys():
+            logger.error("Stopping the flush: %s", error)
+            self.halt.set()
+        else:
+            logger.error(
+                "Stopping delivery to destination %r: %s The other destinations carry on.",
+                destination,
+                error,
+            )
 
     def abort(self, attempt: Attempt) -> None:
         """Stop the run after an exception that is not FocusLab's answer: a bug."""

@@ -9,6 +9,7 @@ from typing import Any, TypeAlias, TypeVar
 from django.dispatch import Signal
 from django.http import HttpRequest
 
+from django_brockman.destinations import DEFAULT, validate_destination
 from django_brockman.payload import JSONMapping, TriggerArgs
 from django_brockman.safe_recording import contained, record_in_savepoint
 
@@ -33,6 +34,7 @@ class Hook:
     identities: Computed[Fields | None] = None
     attributes: Computed[Fields | None] = None
     when: Callable[..., bool] | None = None
+    destination: Computed[str] = DEFAULT
 
     def __call__(self, signal: Signal, sender: object, **kwargs: Any) -> None:
         kwargs.update(signal=signal, sender=sender)
@@ -53,6 +55,7 @@ class Hook:
             variables=_compute(self.variables, kwargs),
             identities=_compute(self.identities, kwargs),
             attributes=_compute(self.attributes, kwargs),
+            destination=_compute(self.destination, kwargs),
         )
 
     def disconnect(self) -> bool:
@@ -72,6 +75,7 @@ def trigger_on(
     attributes: Computed[Fields | None] = None,
     when: Callable[..., bool] | None = None,
     dispatch_uid: str | None = None,
+    destination: Computed[str] = DEFAULT,
 ) -> Hook:
     """Record a trigger each time *signal* is sent (by *sender*, if given).
 
@@ -85,6 +89,9 @@ def trigger_on(
     from *action* and *obj*, so calling it again with the same arguments connects
     nothing new.
     """
+    if not callable(destination):
+        # A fixed name is checked now, where the mistake was made.
+        validate_destination(destination)
     hook = Hook(
         signal=signal,
         sender=sender,
@@ -96,6 +103,7 @@ def trigger_on(
         identities=identities,
         attributes=attributes,
         when=when,
+        destination=destination,
     )
     signal.connect(hook, sender=sender, weak=False, dispatch_uid=hook.dispatch_uid)
     return hook

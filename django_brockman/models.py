@@ -77,6 +77,15 @@ class Trigger(models.Model):
     identities = models.JSONField(_("identities"), default=dict, blank=True)
     attributes = models.JSONField(_("attributes"), default=dict, blank=True)
     variables = models.JSONField(_("variables"), default=dict, blank=True)
+    # The database keeps the default too, so that a process of the previous release can
+    # still insert during a rolling upgrade, and adding the column rewrites no table.
+    destination = models.CharField(
+        _("destination"),
+        max_length=64,
+        default="default",
+        db_default="default",
+        help_text=_("The BROCKMAN_DESTINATIONS entry whose key and endpoint deliver it."),
+    )
 
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.PENDING

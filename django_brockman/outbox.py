@@ -63,9 +63,18 @@ def refuse_open_transaction(using: str | None = None, *, from_task: bool = False
 
 
 def claim_batch(
-    size: int, lease_seconds: float, using: str | None = None, now: datetime | None = None
+    size: int,
+    lease_seconds: float,
+    using: str | None = None,
+    now: datetime | None = None,
+    *,
+    destinations: Collection[str] | None = None,
+    pks: Collection[int] | None = None,
 ) -> Claim:
     """Claim up to *size* due triggers, oldest due first, in one short transaction.
+
+    Only triggers of *destinations*, and only those with a primary key in *pks*, when
+    given (None: any).
 
     The rows are marked ``sending`` with a fresh claim token and a lease, and the
     transaction commits before any HTTP is sent. Two flushers never hold the same row:
@@ -78,6 +87,10 @@ def claim_batch(
     token = uuid.uuid4()
     change = claimed(token, now + timedelta(seconds=lease_seconds), now)
     due = Trigger.objects.using(alias).due(now)
+    if destinations is not None:
+        due = due.filter(destination__in=sorted(destinations))
+    if pks is not None:
+        due = due.filter(pk__in=list(pks))
     connection = connections[alias]
     if connection.features.has_select_for_update_skip_locked:
         with transaction.atomic(using=alias):

@@ -11,6 +11,9 @@ from typing import Any
 # A dict value on the wire: a string, a number, or a list of those (see the API contract).
 JSONMapping = Mapping[str, Any]
 
+# The destination of a trigger that names none (see django_brockman.destinations).
+DEFAULT_DESTINATION = "default"
+
 # Body keys of the optional dicts, in the order the reference client wrote them.
 OPTIONAL_KEYS = (
     ("captured_identities", "identities"),
@@ -25,7 +28,8 @@ class TriggerArgs:
 
     The template tag and the signal hooks pass it down as one value; recording checks it
     into a TriggerData (see ``django_brockman.validation``). Without *actor_id*, the actor
-    is the request's.
+    is the request's. *destination* names the BROCKMAN_DESTINATIONS entry that delivers
+    it; it is not part of the trigger's data on the wire.
     """
 
     action: str
@@ -34,6 +38,7 @@ class TriggerArgs:
     attributes: JSONMapping | None = None
     variables: JSONMapping | None = None
     actor_id: str | int | None = None
+    destination: str = DEFAULT_DESTINATION
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from django_brockman.actor import how_to_get_an_actor, request_actor_id
 from django_brockman.callables import CallableFailed
 from django_brockman.conf import conf
 from django_brockman.consent import may_record
+from django_brockman.destinations import DEFAULT, validate_destination
 from django_brockman.identities import request_identities
 from django_brockman.models import Trigger
 from django_brockman.payload import JSONMapping, TriggerArgs, TriggerData
@@ -52,7 +53,7 @@ def resolve_actor_id(request: HttpRequest | None, actor_id: object = None) -> st
     return validate_actor_id(actor_id)
 
 
-def new_row(data: TriggerData) -> Trigger:
+def new_row(data: TriggerData, destination: str = DEFAULT) -> Trigger:
     """The unsaved outbox row for a checked trigger."""
     return Trigger(
         actor_id=data.actor_id,
@@ -61,6 +62,7 @@ def new_row(data: TriggerData) -> Trigger:
         identities=data.identities,
         attributes=data.attributes,
         variables=data.variables,
+        destination=destination,
     )
 
 
@@ -80,6 +82,7 @@ def check(args: TriggerArgs) -> None:
         args.variables,
         max_bytes=conf.MAX_PAYLOAD_BYTES,
     )
+    validate_destination(args.destination)
 
 
 def prepare(request: HttpRequest | None, args: TriggerArgs) -> Trigger | None:
@@ -104,7 +107,8 @@ def prepare(request: HttpRequest | None, args: TriggerArgs) -> Trigger | None:
             args.attributes,
             args.variables,
             max_bytes=conf.MAX_PAYLOAD_BYTES,
-        )
+        ),
+        validate_destination(args.destination),
     )
 
 
@@ -131,7 +135,7 @@ def record(
         return None
     alias = using or router.db_for_write(Trigger)
     trigger.save(using=alias, force_insert=True)
-    signals.announce_recorded([trigger], alias)
+    after_save([trigger], alias)
     return trigger
 
 
@@ -145,8 +149,12 @@ def record_trigger(
     variables: JSONMapping | None = None,
     actor_id: str | int | None = None,
     using: str | None = None,
+    destination: str = DEFAULT,
 ) -> Trigger | None:
     """Record a trigger in the outbox; ``brockman_flush`` delivers it later.
+
+    *destination* names the BROCKMAN_DESTINATIONS entry that delivers it ("default");
+    an unknown name raises ValueError, even when nothing is recorded.
 
     Returns the saved Trigger, or None when nothing was recorded: BROCKMAN_ENABLED is
     False, BROCKMAN_CONSENT refused the request, the visitor has no actor (logged), or,
@@ -155,8 +163,21 @@ def record_trigger(
     transaction: if that transaction rolls back, nothing was recorded. Bad input raises
     TypeError or ValueError here, before any SQL, and nothing is stored.
     """
-    args = TriggerArgs(action, obj, identities, attributes, variables, actor_id)
+    args = TriggerArgs(action, obj, identities, attributes, variables, actor_id, destination)
     return record(request, args, using=using)
+
+
+def after_save(triggers: list[Trigger], alias: str) -> None:
+    """What follows an INSERT of *triggers*, on its connection: the trigger_recorded
+    signal, and with BROCKMAN_DELIVER_ON_COMMIT their delivery, both once the caller's
+    transaction commits."""
+    signals.announce_recorded(triggers, alias)
+    if conf.DELIVER_ON_COMMIT:
+        # Loaded only when the setting is on: the request path never imports the
+        # delivery side otherwise (a development mode).
+        from django_brockman.oncommit import deliver_on_commit
+
+        deliver_on_commit(triggers, alias)
 
 
 async def arecord_trigger(
@@ -169,6 +190,7 @@ async def arecord_trigger(
     variables: JSONMapping | None = None,
     actor_id: str | int | None = None,
     using: str | None = None,
+    destination: str = DEFAULT,
 ) -> Trigger | None:
     """record_trigger() for async code: the same arguments, result and errors.
 
@@ -178,16 +200,16 @@ async def arecord_trigger(
     """
     if conf.ENABLED and request is not None and _needs_user(request, actor_id):
         await _load_user(request)
-    args = TriggerArgs(action, obj, identities, attributes, variables, actor_id)
+    args = TriggerArgs(action, obj, identities, attributes, variables, actor_id, destination)
     trigger = prepare(request, args)
     if trigger is None:
         return None
     alias = using or router.db_for_write(Trigger)
     await trigger.asave(using=alias, force_insert=True)
-    if signals.trigger_recorded.has_listeners():
+    if signals.trigger_recorded.has_listeners() or conf.DELIVER_ON_COMMIT:
         # on_commit must be registered on the connection that saved the row: the one
         # of the thread the async ORM ran in, not the event loop's.
-        await sync_to_async(signals.announce_recorded)([trigger], alias)
+        await sync_to_async(after_save)([trigger], alias)
     return trigger
 
 

@@ -116,7 +116,7 @@ class RetryPolicy:
         if not isinstance(error, FocusLabError):
             return self.retry_later(attempts, now, f"{type(error).__name__}: {error}")
         reason = str(error)
-        if isinstance(error, (BadAPIKey, ResourceNotFound)):
+        if self.stops(error):
             return Outcome(Verdict.STOP, error=reason)
         if not self.is_retryable(error):
             return Outcome(Verdict.GIVE_UP, error=reason)
@@ -134,6 +134,12 @@ class RetryPolicy:
         if not_before is not None and not_before > retry_at:
             retry_at = not_before
         return Outcome(Verdict.RETRY, retry_at=retry_at, error=reason)
+
+    @staticmethod
+    def stops(error: Exception | None) -> bool:
+        """Whether *error* says the configuration is wrong (the key, the endpoint): no
+        trigger of that destination can be delivered until it is fixed."""
+        return isinstance(error, (BadAPIKey, ResourceNotFound))
 
     @staticmethod
     def is_retryable(error: FocusLabError) -> bool:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Count, Min, Q, QuerySet
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from django_brockman import counters
 from django_brockman.counters import HourCount, LatestError
+from django_brockman.destinations import configured
 from django_brockman.models import Status, Trigger
 from django_brockman.outbox import db_alias
 
@@ -61,6 +63,9 @@ class Health:
     last_sent_at: dt.datetime | None
     latest_error: LatestError | None
     per_hour: list[HourCount]
+    # The counts of each destination: every configured one, and any other name rows
+    # still carry (a destination removed from the settings, whose rows wait).
+    by_destination: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def oldest_pending_age(self) -> float | None:
@@ -132,6 +137,7 @@ class Health:
                 }
                 for hour in self.per_hour
             ],
+            "destinations": self.by_destination,
         }
 
 
@@ -193,28 +199,40 @@ def collect(now: dt.datetime | None = None, using: str | None = None) -> Health:
         oldest_due=Min("next_attempt_at", filter=Q(next_attempt_at__lte=now)),
         waiting_retry=Count("pk", filter=Q(status=Status.PENDING, attempts__gte=1)),
     )
+    latest_error = counters.latest_error(using)
+    per_hour = counters.per_hour(hour_starts(now), using)
+    # After the tables of earlier migrations: a site upgraded but not migrated is told
+    # of the oldest missing migration's table first (see unmigrated).
+    by_destination = counts_by_destination(triggers)
     return Health(
         now=now,
-        counts=counts_by_status(triggers),
+        counts=totals(by_destination.values()),
+        by_destination=by_destination,
         waiting_retry=unfinished["waiting_retry"],
         oldest_pending_at=unfinished["oldest"],
         oldest_due_at=unfinished["oldest_due"],
         last_sent_at=last_sent_at(triggers),
-        latest_error=counters.latest_error(using),
-        per_hour=counters.per_hour(hour_starts(now), using),
+        latest_error=latest_error,
+        per_hour=per_hour,
     )
 
 
 def counts_by_status(triggers: QuerySet[Trigger]) -> dict[str, int]:
     """Triggers by status, for the statuses in COUNTED: read from the status index."""
+    return totals(counts_by_destination(triggers).values())
+
+
+def counts_by_destination(triggers: QuerySet[Trigger]) -> dict[str, dict[str, int]]:
+    """Triggers by destination and status, for the statuses in COUNTED."""
     rows = (
         triggers.filter(status__in=COUNTED)
         .order_by()
-        .values_list("status")
+        .values_list("destination", "status")
         .annotate(count=Count("pk"))
     )
-    counts = dict.fromkeys(map(str, COUNTED), 0)
-    counts.update(dict(rows))
+    counts = {name: dict.fromkeys(map(str, COUNTED), 0) for name in configured()}
+    for destination, status, count in rows:
+        counts.setdefault(destination, dict.fromkeys(map(str, COUNTED), 0))[status] = count
     return counts
 
 
@@ -242,6 +260,14 @@ def last_sent_at(triggers: QuerySet[Trigger]) -> dt.datetime | None:
         .values_list("updated_at", flat=True)
         .first()
     )
+
+
+def totals(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    total = dict.fromkeys(map(str, COUNTED), 0)
+    for each in counts:
+        for status, count in each.items():
+            total[status] += count
+    return total
 
 
 def hour_starts(now: dt.datetime) -> list[dt.datetime]:

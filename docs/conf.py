@@ -40,6 +40,8 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(str|int|float|bool|bytes|dict|list|tuple|set|object|None|Exception)"),
     (r"py:.*", r"(timedelta|datetime|Enum|Thread|ModuleType|Path|uuid\.UUID|UUID)"),
     (r"py:.*", r"threading\..*"),
+    # A dataclass field's ``dict[str, str]`` is split at its comma in the signature.
+    (r"py:.*", r"dict\[str"),
     # Internal types that appear in public signatures but are not part of the API.
     (r"py:.*", r"django_brockman\.(retry|delivery|outbox|clock|flushing)\.\w+"),
 ]

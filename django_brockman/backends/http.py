@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 
 from django_brockman.backends.base import BaseBackend
 from django_brockman.client import FocusLabClient
-from django_brockman.conf import conf, endpoint_problem
+from django_brockman.conf import api_key_problem, conf, endpoint_problem
 
 if TYPE_CHECKING:
     from django_brockman.models import Trigger
@@ -26,20 +27,23 @@ MISSING_API_KEY_HINT = (
 
 
 def client_settings(
-    api_key: str | None = None, endpoint: str | None = None, timeout: float | None = None
+    api_key: str | None = None,
+    endpoint: str | None = None,
+    timeout: float | None = None,
+    *,
+    settings_of: Callable[[str], str] = conf.setting_name,
 ) -> tuple[str, str, float]:
     """The key, endpoint and timeout of a settings-configured client: each argument, or
     its setting when None. A missing key or a bad endpoint is a configuration error,
-    raised here, before a flush claims anything."""
+    raised here, before a flush claims anything. *settings_of* names the setting an
+    option came from, for the message (a destination's own, say)."""
     key = api_key if api_key is not None else conf.API_KEY
-    if not key:
-        raise ImproperlyConfigured(
-            f"{conf.setting_name('API_KEY')} is not set, so no trigger can be delivered; they "
-            f"wait in the outbox. {MISSING_API_KEY_HINT}"
-        )
+    problem = api_key_problem(key, settings_of("API_KEY"))
+    if problem:
+        raise ImproperlyConfigured(f"{problem} {MISSING_API_KEY_HINT}")
     url = endpoint if endpoint is not None else conf.ENDPOINT
     # Checked here, before a flush claims anything, and as a configuration error.
-    problem = endpoint_problem(url)
+    problem = endpoint_problem(url, settings_of("ENDPOINT"))
     if problem:
         raise ImproperlyConfigured(problem)
     return key, url, timeout if timeout is not None else conf.TIMEOUT

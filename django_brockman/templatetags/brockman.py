@@ -8,6 +8,7 @@ from django import template
 from django.template import Context
 
 from django_brockman import tags
+from django_brockman.destinations import DEFAULT
 from django_brockman.payload import JSONMapping, TriggerArgs
 
 register = template.Library()
@@ -21,10 +22,12 @@ def record_trigger_tag(
     *,
     identities: JSONMapping | None = None,
     attributes: JSONMapping | None = None,
+    destination: str = DEFAULT,
     **variables: Any,
 ) -> str:
     return tags.record_from_template(
-        context, TriggerArgs(action, obj, identities, attributes, variables)
+        context,
+        TriggerArgs(action, obj, identities, attributes, variables, destination=destination),
     )
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from django_brockman import engine, stats, transitions
 from django_brockman.dbretry import DatabaseUnavailable
+from django_brockman.destinations import DEFAULT, validate_destination
 from django_brockman.engine import FlushResult
 from django_brockman.management.arguments import positive_float, positive_int
 from django_brockman.management.base import OutboxCommand
@@ -26,7 +27,9 @@ from django_brockman.management.output import (
 
 # Exit statuses, documented in docs/reference/commands.rst: 0 the run completed (or was
 # stopped by a signal), 1 an unexpected error (with its traceback), 2 bad command-line
-# options, 3 a configuration error (or a missing outbox table), and:
+# options, 3 a configuration error (FocusLab refused a destination's key or endpoint, after
+# the other destinations were delivered; the settings cannot deliver; a missing outbox
+# table), and:
 EXIT_CONFIGURATION = 3
 # The database stayed away longer than a run waits for it (its lease); --loop never exits so.
 EXIT_DATABASE = 4
@@ -62,6 +65,12 @@ class Command(OutboxCommand):
             help="Make failed triggers pending again (attempts reset) before flushing.",
         )
         parser.add_argument("--database", help="Database alias of the outbox.")
+        parser.add_argument(
+            "--destination",
+            action="append",
+            metavar="NAME",
+            help="Deliver only to this BROCKMAN_DESTINATIONS entry (repeat for several).",
+        )
 
     def execute(self, *args: Any, **options: Any) -> str | None:
         try:
@@ -77,6 +86,11 @@ class Command(OutboxCommand):
             raise CommandError(
                 f"No database {using!r} in DATABASES.", returncode=EXIT_CONFIGURATION
             )
+        for name in options["destination"] or ():
+            try:
+                validate_destination(name)
+            except ValueError as exc:
+                raise CommandError(str(exc), returncode=EXIT_CONFIGURATION) from exc
         if options["dry_run"]:
             self.dry_run(options)
             return
@@ -87,6 +101,15 @@ class Command(OutboxCommand):
         logging = log_each_trigger(self.stderr) if verbose else contextlib.nullcontext()
         with engine.stop_on_signals() as stop, logging:
             result = self.run(options, stop)
+        if result.refused and set(result.refused) != {DEFAULT}:
+            # The others were delivered; say which destinations were not, and why.
+            raise CommandError(
+                " ".join(
+                    f"FocusLab refused the destination {name!r}: {error}"
+                    for name, error in result.refused.items()
+                ),
+                returncode=EXIT_CONFIGURATION,
+            )
         if result.error:
             raise CommandError(result.error, returncode=EXIT_CONFIGURATION)
         if result.undelivered and not result.interrupted:
@@ -107,6 +130,7 @@ class Command(OutboxCommand):
             "max_seconds": options["max_seconds"],
             "using": options["database"],
             "stop": stop,
+            "destinations": options["destination"],
         }
         quiet = options["verbosity"] < 1
         bar = self.progress_bar(options)

@@ -85,6 +85,9 @@ def describe(health: Health) -> str:
         "Per hour (UTC), sent/failed attempts: "
         + " ".join(f"{hour.start:%H}h={hour.sent}/{hour.failures}" for hour in health.per_hour),
     ]
+    for name, each in health.by_destination.items():
+        counts = ", ".join(f"{count} {status}" for status, count in each.items())
+        lines.append(f"Destination {name}: {counts}.")
     return "\n".join(lines)
 
 
