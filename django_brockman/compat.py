@@ -67,7 +67,7 @@ def record_queued_trigger(
     """
     key = message_uuid(message_id)
     alias = outbox.db_alias()
-    fields = {"identities": identities, "attributes": attributes, "variables": variables}
+    fields = (identities, attributes, variables)
     try:
         with transaction.atomic(using=alias):
             recorded = _recorded(key, alias)
@@ -88,9 +88,19 @@ def _record_once(
     actor_id: str,
     action: str,
     obj: str,
-    fields: dict[str, Mapping[str, Any] | None],
+    fields: tuple[Mapping[str, Any] | None, ...],
 ) -> Trigger | None:
-    trigger = record_trigger(None, action, obj, actor_id=actor_id, using=alias, **fields)
+    identities, attributes, variables = fields
+    trigger = record_trigger(
+        None,
+        action,
+        obj,
+        actor_id=actor_id,
+        identities=identities,
+        attributes=attributes,
+        variables=variables,
+        using=alias,
+    )
     if trigger is not None and key is not None:
         Trigger.objects.using(alias).filter(pk=trigger.pk).update(uuid=key)
         trigger.uuid = key

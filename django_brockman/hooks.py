@@ -92,19 +92,11 @@ def trigger_on(
     if not callable(destination):
         # A fixed name is checked now, where the mistake was made.
         validate_destination(destination)
+    uid = dispatch_uid or f"django_brockman:{_label(action)}:{_label(obj)}"
     hook = Hook(
-        signal=signal,
-        sender=sender,
-        dispatch_uid=dispatch_uid or f"django_brockman:{_label(action)}:{_label(obj)}",
-        action=action,
-        obj=obj,
-        actor_id=actor_id,
-        variables=variables,
-        identities=identities,
-        attributes=attributes,
-        when=when,
-        destination=destination,
-    )
+        signal, sender, uid, action, obj, actor_id, variables, identities, attributes, when,
+        destination,
+    )  # fmt: skip
     signal.connect(hook, sender=sender, weak=False, dispatch_uid=hook.dispatch_uid)
     return hook
 

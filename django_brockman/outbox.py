@@ -86,11 +86,7 @@ def claim_batch(
     now = now or timezone.now()
     token = uuid.uuid4()
     change = claimed(token, now + timedelta(seconds=lease_seconds), now)
-    due = Trigger.objects.using(alias).due(now)
-    if destinations is not None:
-        due = due.filter(destination__in=sorted(destinations))
-    if pks is not None:
-        due = due.filter(pk__in=list(pks))
+    due = _narrowed(Trigger.objects.using(alias).due(now), destinations, pks)
     connection = connections[alias]
     if connection.features.has_select_for_update_skip_locked:
         with transaction.atomic(using=alias):
@@ -106,6 +102,16 @@ def claim_batch(
     for row in rows:
         change.apply(row)
     return Claim(token=token, using=alias, triggers=rows)
+
+
+def _narrowed(
+    due: TriggerQuerySet, destinations: Collection[str] | None, pks: Collection[int] | None
+) -> TriggerQuerySet:
+    if destinations is not None:
+        due = due.filter(destination__in=sorted(destinations))
+    if pks is not None:
+        due = due.filter(pk__in=list(pks))
+    return due
 
 
 # How many windows of candidates a MariaDB or MySQL claim reads past rows that other
