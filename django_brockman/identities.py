@@ -45,6 +45,8 @@ def request_identities(
     found: Mapping[str, Any] | None = call("BROCKMAN_IDENTITIES", path, request)
     if not found:
         return explicit
-    if not explicit:
+    if explicit is None:
         return found
+    if not isinstance(explicit, Mapping):
+        return explicit  # left for validation to refuse, by name
     return {**found, **explicit}

@@ -85,14 +85,14 @@ def test_status_json_has_the_same_figures() -> None:
     assert len(figures["per_hour"]) == 24
 
 
-def test_status_fail_on_failing_exits_2_during_an_outage_after_printing() -> None:
+def test_status_fail_on_failing_exits_4_during_an_outage_after_printing() -> None:
     outage()
     out = io.StringIO()
 
     with pytest.raises(CommandError, match="Delivery is failing: nothing delivered") as caught:
         call_command("brockman_status", "--json", "--fail-on", "failing", stdout=out)
 
-    assert caught.value.returncode == 2
+    assert caught.value.returncode == 4
     figures = json.loads(out.getvalue())
     assert figures["state"] == "failing"
     assert figures["waiting_retry"] == 3
@@ -105,7 +105,7 @@ def test_status_fail_on_degraded_includes_failing() -> None:
     with pytest.raises(CommandError) as caught:
         status("--fail-on", "degraded")
 
-    assert caught.value.returncode == 2
+    assert caught.value.returncode == 4
 
 
 def test_status_fail_on_passes_when_the_state_is_better() -> None:
@@ -122,7 +122,7 @@ def test_status_fail_on_degraded_exits_on_a_degraded_state() -> None:
     with pytest.raises(CommandError, match="Delivery is degraded: 1 trigger waits") as caught:
         status("--fail-on", "degraded")
 
-    assert caught.value.returncode == 2
+    assert caught.value.returncode == 4
 
 
 def test_status_fail_on_refuses_other_states() -> None:

@@ -135,3 +135,16 @@ def test_identities_that_raise_never_break_the_page(
     assert response.status_code == 200
     assert not Trigger.objects.exists()
     assert [r.exc_info[1].__class__ for r in caplog.records if r.exc_info] == [IdentitiesBug]
+
+
+@pytest.mark.parametrize("bad", [[], "", 0, False])
+def test_record_trigger_of_signed_in_user_refuses_falsy_identities_that_are_not_a_dict(
+    bad: Any,
+) -> None:
+    # The site's identities for a signed-in user must not hide a wrong type in the call:
+    # without a user the same call is refused, so it must be with one.
+    user = User.objects.create_user("ada", email="ada@example.com")
+
+    with pytest.raises(TypeError, match="identities"):
+        record_trigger(request_for(user), "viewed", "page", identities=bad)
+    assert not Trigger.objects.exists()

@@ -13,10 +13,10 @@ from django_brockman import stats
 from django_brockman.management.base import OutboxCommand
 from django_brockman.stats import Health, State
 
-# Exit statuses (README.rst): the oldest undelivered trigger is older than --max-age;
+# Exit statuses (docs/reference/commands.rst): the oldest undelivered trigger is older than --max-age;
 # delivery is in the --fail-on state or worse.
 EXIT_STALE = 1
-EXIT_UNHEALTHY = 2
+EXIT_UNHEALTHY = 4
 
 
 def seconds(value: str) -> float:
