@@ -60,8 +60,9 @@ globals().update(
 )
 
 _DB = os.environ.get("BENCH_DB", "sqlite")
-# Three databases: "volume" holds figures 8 and 9's rows; "default" starts empty for every figure, "history" holds the sent
-# history of figure 7, so that both claim timings can be interleaved.
+# Three databases: "default" starts empty for every figure, "history" holds the sent
+# history of figure 7, so that both claim timings can be interleaved, and "volume" the
+# rows of figures 8 and 9.
 _SQLITE_DIR = Path(os.environ.get("BENCH_SQLITE_DIR", tempfile.gettempdir()))
 
 # Scratch database names on PostgreSQL, so that two runs on one server stay apart.
