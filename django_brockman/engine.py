@@ -227,7 +227,7 @@ class FlushRun:
                 self.deliver(deliverer)
             except BaseException:
                 self.stops.halt.set()
-                self.salvage(deliverer)
+                salvage(self, deliverer)
                 raise
         finally:
             deliverer.close()
@@ -265,7 +265,7 @@ class FlushRun:
         if not size:
             return
         self.retention.tidy()  # old finished rows, a small batch between claims
-        claim = self.db.run(self.claim_batch, size)
+        claim = self.db.run(claim_batch, self, size)
         if not claim.triggers:
             self.exhausted = True
             return
@@ -274,17 +274,6 @@ class FlushRun:
         for trigger in claim.triggers:
             deliverer.submit(trigger)
         claim.triggers = []  # the deliverer holds them now; keep memory flat
-
-    def claim_batch(self, size: int) -> outbox.Claim:
-        """Its lease counted from now, when the database answers (after an outage too)."""
-        return outbox.claim_batch(
-            size,
-            self.options.lease_seconds,
-            self.using,
-            self.clock.now(),
-            destinations=None if self.scope is None else self.scope - self.judge.refused.keys(),
-            pks=self.only,
-        )
 
     def write_back(self) -> None:
         judged = self.buffer.take()
@@ -302,28 +291,41 @@ class FlushRun:
         if self.progress is not None:
             self.progress(self.result)
 
-    def salvage(self, deliverer: Deliverer) -> None:
-        """After an exception: let requests in flight end, write back what is known, and
-        release what was never sent.
 
-        Rows whose results cannot be written stay claimed until their lease ends, then
-        are sent again with the same Idempotency-Key, exactly as after a crash.
-        """
-        try:
-            for attempts in deliverer.results():
-                self.buffer.add(self.judge(attempts))
-            self.write_back()
-        except DatabaseUnavailable as exc:
-            transitions.logger.warning(
-                "Could not hand back the triggers this run claimed (%s); they become due "
-                "again when their lease ends.",
-                exc,
-            )
-        except Exception:
-            transitions.logger.exception(
-                "Could not hand back the triggers this run claimed; they become due again "
-                "when their lease ends."
-            )
+def claim_batch(run: FlushRun, size: int) -> outbox.Claim:
+    """Its lease counted from now, when the database answers (after an outage too)."""
+    return outbox.claim_batch(
+        size,
+        run.options.lease_seconds,
+        run.using,
+        run.clock.now(),
+        destinations=None if run.scope is None else run.scope - run.judge.refused.keys(),
+        pks=run.only,
+    )
+
+
+def salvage(run: FlushRun, deliverer: Deliverer) -> None:
+    """After an exception: let requests in flight end, write back what is known, and
+    release what was never sent.
+
+    Rows whose results cannot be written stay claimed until their lease ends, then
+    are sent again with the same Idempotency-Key, exactly as after a crash.
+    """
+    try:
+        for attempts in deliverer.results():
+            run.buffer.add(run.judge(attempts))
+        run.write_back()
+    except DatabaseUnavailable as exc:
+        transitions.logger.warning(
+            "Could not hand back the triggers this run claimed (%s); they become due "
+            "again when their lease ends.",
+            exc,
+        )
+    except Exception:
+        transitions.logger.exception(
+            "Could not hand back the triggers this run claimed; they become due again "
+            "when their lease ends."
+        )
 
 
 def flush_loop(
