@@ -13,8 +13,8 @@ from django_brockman import stats
 from django_brockman.management.base import OutboxCommand
 from django_brockman.stats import Health, State
 
-# Exit statuses (docs/reference/commands.rst): the oldest undelivered trigger is older than --max-age;
-# delivery is in the --fail-on state or worse.
+# Exit statuses (docs/reference/commands.rst): the oldest undelivered trigger is older
+# than --max-age; delivery is in the --fail-on state or worse.
 EXIT_STALE = 1
 EXIT_UNHEALTHY = 4
 
