@@ -39,13 +39,14 @@ COMMANDS = [
 ]
 
 
-@pytest.fixture
-def outbox_table_renamed(db: None) -> Iterator[None]:
-    """The outbox table renamed away, inside the test's transaction; put back after."""
-    if connection.vendor == "mysql":
-        pytest.skip("RENAME TABLE commits on MariaDB; the subprocess test covers a bare database")
-    table = Trigger._meta.db_table
-    savepoint = transaction.savepoint()
+# Django 6.1 renamed savepoint() to savepoint_create().
+savepoint_create = getattr(transaction, "savepoint_create", None) or transaction.savepoint
+
+
+def renamed_away(table: str) -> Iterator[None]:
+    """*table* renamed away inside the test's transaction while the caller yields; put
+    back by rolling back to a savepoint."""
+    savepoint = savepoint_create()
     with connection.cursor() as cursor:
         quote = connection.ops.quote_name
         cursor.execute(f"ALTER TABLE {quote(table)} RENAME TO {quote(table + '_away')}")
@@ -54,6 +55,14 @@ def outbox_table_renamed(db: None) -> Iterator[None]:
     finally:
         # Also clears PostgreSQL's aborted transaction after the failed query.
         transaction.savepoint_rollback(savepoint)
+
+
+@pytest.fixture
+def outbox_table_renamed(db: None) -> Iterator[None]:
+    """The outbox table renamed away, inside the test's transaction; put back after."""
+    if connection.vendor == "mysql":
+        pytest.skip("RENAME TABLE commits on MariaDB; the subprocess test covers a bare database")
+    yield from renamed_away(Trigger._meta.db_table)
 
 
 def run_unmigrated(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
@@ -156,15 +165,7 @@ def counts_table_renamed(db: None) -> Iterator[None]:
     (0003) has not run; put back after."""
     if connection.vendor == "mysql":
         pytest.skip("RENAME TABLE commits on MariaDB")
-    table = DeliveryCount._meta.db_table
-    savepoint = transaction.savepoint()
-    with connection.cursor() as cursor:
-        quote = connection.ops.quote_name
-        cursor.execute(f"ALTER TABLE {quote(table)} RENAME TO {quote(table + '_away')}")
-    try:
-        yield
-    finally:
-        transaction.savepoint_rollback(savepoint)
+    yield from renamed_away(DeliveryCount._meta.db_table)
 
 
 @pytest.mark.parametrize(
