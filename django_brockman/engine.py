@@ -264,7 +264,7 @@ class FlushRun:
         size = self.options.claim_size(self.result.claimed, deliverer.in_flight)
         if not size:
             return
-        self.retention.tidy()  # old finished rows, a small batch between claims
+        self.db.run(self.retention.tidy)  # old finished rows, a small batch between claims
         claim = self.db.run(claim_batch, self, size)
         if not claim.triggers:
             self.exhausted = True

@@ -18,6 +18,7 @@ from django.db import DatabaseError
 from django_brockman import counters
 from django_brockman.clock import SYSTEM_CLOCK, Clock
 from django_brockman.conf import conf
+from django_brockman.dbretry import is_outage
 from django_brockman.models import Status
 from django_brockman.purge import delete_batch
 from django_brockman.unmigrated import missing_table
@@ -64,8 +65,10 @@ class Retention:
         try:
             deleted, full = self.delete_old(now)
         except DatabaseError as exc:
-            if missing_table(exc):
-                raise  # not a hiccup: the migrations have not run
+            if missing_table(exc) or is_outage(exc):
+                # Not a hiccup: the migrations have not run, or the database is away,
+                # which the flusher's DatabaseRetry waits out and logs once.
+                raise
             # Housekeeping must not stop delivery (a lock timeout, say): try next time.
             logger.warning("Could not delete old triggers; retrying later.", exc_info=True)
             return 0

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connection, transaction
+from django.db import InternalError, OperationalError, connection, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -135,17 +135,35 @@ def test_tidy_that_meets_a_database_error_logs_it_and_tries_later(
     clock = Clock(NOW)
     retention = Retention(dt.timedelta(days=1), None, clock=clock)
 
-    def locked(execute: Any, sql: str, *args: Any) -> Any:
+    def failing(execute: Any, sql: str, *args: Any) -> Any:
         if sql.startswith("DELETE"):
-            raise OperationalError("database is locked")
+            raise InternalError("could not serialize access")
         return execute(sql, *args)
 
-    with connection.execute_wrapper(locked):
+    with connection.execute_wrapper(failing):
         assert retention.tidy() == 0
     assert "Could not delete old triggers" in caplog.text
     assert Trigger.objects.count() == 1
     clock.move(IDLE)
     assert retention.tidy() == 1
+
+
+def test_tidy_leaves_an_outage_to_the_flushers_database_retry(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A lost connection or a locked SQLite file is an outage: the flusher runs tidy()
+    # through its DatabaseRetry, which waits it out and logs it once, not each time.
+    add(Status.SENT, AGES["ancient"])
+    retention = Retention(dt.timedelta(days=1), None, clock=Clock(NOW))
+
+    def locked(execute: Any, sql: str, *args: Any) -> Any:
+        if sql.startswith("DELETE"):
+            raise OperationalError("database is locked")
+        return execute(sql, *args)
+
+    with connection.execute_wrapper(locked), pytest.raises(OperationalError):
+        retention.tidy()
+    assert "Could not delete old triggers" not in caplog.text
 
 
 class SendAll(BaseBackend):
